@@ -1,0 +1,1 @@
+"""Analysis: metrics, short-board tests, trends and exports."""

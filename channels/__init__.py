@@ -1,0 +1,1 @@
+"""Channels: the channel taxonomy, outlets and their hierarchy, and interaction ingest."""

@@ -1,0 +1,120 @@
+"""One settings object, read from TOUCHPOINT_* environment variables and an optional TOML file."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from datetime import time
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PREFIX = "TOUCHPOINT_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. Only the app factory and the CLI read it."""
+
+    instance_path: Path = Path("instance")
+    database_url: str = ""  # empty: sqlite file in the instance folder
+    timezone: str = "Asia/Shanghai"
+    secret_key: str = "dev-only-change-me"
+    default_region: str = "CN"
+    api_batch_limit: int = 1000
+    host: str = "127.0.0.1"
+    port: int = 5000
+
+    smpp_host: str = "127.0.0.1"
+    smpp_port: int = 2775
+    smpp_system_id: str = "touchpoint"
+    smpp_password: str = "secret"
+    smpp_system_type: str = ""
+    smpp_bind_mode: str = "transceiver"  # or "transmitter_receiver": two binds
+    smpp_source_addr: str = "10655"
+    smpp_window: int = 10
+    smpp_tps: float = 100.0
+    smpp_enquire_link_s: float = 30.0
+    smpp_response_timeout_s: float = 10.0
+    smpp_use_sar: bool = False
+
+    # Contact policy defaults (the survey engine reads these).
+    fatigue_days: int = 30
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 0)
+    send_delay_minutes: int = 5
+    stale_hours: int = 24
+    reply_window_hours: int = 24
+    survey_end_hours: int = 48
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.instance_path / 'touchpoint.db').resolve()}"
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings: defaults < TOML file named by TOUCHPOINT_CONFIG < TOUCHPOINT_* variables."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    config_file = environ.get(PREFIX + "CONFIG")
+    if config_file:
+        try:
+            raw.update(tomllib.loads(Path(config_file).read_text(encoding="utf-8")))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"{PREFIX}CONFIG: cannot read {config_file}: {exc}") from exc
+    known = {f.name for f in fields(Settings)} - {"extra"}
+    for key, value in environ.items():
+        if key.startswith(PREFIX) and key != PREFIX + "CONFIG":
+            raw[key[len(PREFIX):].lower()] = value
+    extra = {k: str(v) for k, v in raw.items() if k not in known}
+    values = {f.name: _coerce(f, raw[f.name]) for f in fields(Settings) if f.name in raw and f.name != "extra"}
+    settings = Settings(**values, extra=extra)
+    try:
+        settings.tz
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(f"{PREFIX}TIMEZONE: unknown time zone {settings.timezone!r}") from exc
+    return settings
+
+
+def _coerce(f: dataclasses.Field, value: Any) -> Any:
+    name = PREFIX + f.name.upper()
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError("expected true or false")
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "Path":
+            return Path(value)
+        if kind == "time":
+            if isinstance(value, time):
+                return value
+            hours, minutes = str(value).split(":")
+            return time(int(hours), int(minutes))
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{name}: {value!r} is not a valid {kind} ({exc})") from exc
