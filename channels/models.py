@@ -1,0 +1,152 @@
+"""Tables of channels/: the outlet hierarchy, business types, subscribers, interactions, users, tokens."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON, Boolean, Enum, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from channels.sqltypes import UTCDateTime
+from channels.taxonomy import Channel, OutletKind, Role
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[str]: JSON}
+
+
+def str_enum(enum_cls: type) -> Enum:
+    """Enum column stored as its values in a VARCHAR with a CHECK: portable, readable in SQL."""
+    return Enum(
+        enum_cls, native_enum=False, create_constraint=True, length=24,
+        values_callable=lambda cls: [m.value for m in cls], name=enum_cls.__name__.lower(),
+    )
+
+
+class Region(Base):
+    __tablename__ = "regions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    cities: Mapped[list["City"]] = relationship(back_populates="region")
+
+
+class City(Base):
+    __tablename__ = "cities"
+    __table_args__ = (UniqueConstraint("region_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    region: Mapped[Region] = relationship(back_populates="cities")
+    outlets: Mapped[list["Outlet"]] = relationship(back_populates="city")
+
+
+class Outlet(Base):
+    """A store, or a virtual outlet such as a hotline centre, a web portal or a kiosk fleet."""
+
+    __tablename__ = "outlets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel))
+    kind: Mapped[OutletKind] = mapped_column(str_enum(OutletKind))
+    city_id: Mapped[int] = mapped_column(ForeignKey("cities.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    city: Mapped[City] = relationship(back_populates="outlets")
+
+
+class BusinessType(Base):
+    __tablename__ = "business_types"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Subscriber(Base):
+    """One mobile number (E.164), its latest attributes, and whether it may be surveyed."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    msisdn: Mapped[str] = mapped_column(String(20), unique=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    opted_out_at: Mapped[datetime | None]
+    opt_out_source: Mapped[str | None] = mapped_column(String(64))
+    do_not_survey: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class Interaction(Base):
+    """An ended customer interaction, stored before anything is decided about it."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_interactions_msisdn_ended", "msisdn", "ended_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel))
+    outlet_id: Mapped[int] = mapped_column(ForeignKey("outlets.id"), index=True)
+    business_type_id: Mapped[int | None] = mapped_column(ForeignKey("business_types.id"))
+    msisdn: Mapped[str] = mapped_column(String(20))
+    ended_at: Mapped[datetime]
+    staff_id: Mapped[str | None] = mapped_column(String(64))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime]
+    # Filled by the survey engine: when it was evaluated and what it decided (and why).
+    evaluated_at: Mapped[datetime | None] = mapped_column(index=True)
+    decision: Mapped[str | None] = mapped_column(String(32), index=True)
+
+    outlet: Mapped[Outlet] = relationship()
+    business_type: Mapped[BusinessType | None] = relationship()
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[Role] = mapped_column(str_enum(Role))
+    created_at: Mapped[datetime]
+    outlets: Mapped[list[Outlet]] = relationship(secondary="user_outlets")
+
+
+class UserOutlet(Base):
+    """The outlets a channel lead may see: scope is applied in queries, not by hiding links."""
+
+    __tablename__ = "user_outlets"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    outlet_id: Mapped[int] = mapped_column(ForeignKey("outlets.id", ondelete="CASCADE"), primary_key=True)
+
+
+class ApiToken(Base):
+    """An integrator's bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]

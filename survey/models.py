@@ -1,0 +1,126 @@
+"""Tables of survey/: sessions, outbound and inbound SMS, and answers."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from channels.models import Base, Interaction, str_enum
+from survey.states import InboundState, MessagePurpose, OutboundState, SessionState
+
+
+class SurveySession(Base):
+    """One survey of one interaction; its state lives here, keyed by the subscriber's number."""
+
+    __tablename__ = "survey_sessions"
+    __table_args__ = (Index("ix_survey_sessions_msisdn_state", "msisdn", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"), unique=True)
+    msisdn: Mapped[str] = mapped_column(String(20))
+    survey: Mapped[str] = mapped_column(String(64))
+    state: Mapped[SessionState] = mapped_column(str_enum(SessionState), index=True)
+    question: Mapped[str | None] = mapped_column(String(64))  # the question awaiting an answer
+    reasks: Mapped[int] = mapped_column(Integer, default=0)
+    scheduled_for: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    last_reply_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None]
+    segments_sent: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+
+    interaction: Mapped[Interaction] = relationship()
+
+
+class OutboundMessage(Base):
+    """An SMS to send; stored before it is submitted so a restart neither loses nor repeats it."""
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (Index("ix_outbound_messages_state_due", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("survey_sessions.id"), index=True)
+    msisdn: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[MessagePurpose] = mapped_column(str_enum(MessagePurpose))
+    question: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[OutboundState] = mapped_column(str_enum(OutboundState))
+    due_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    segments: Mapped[int] = mapped_column(Integer, default=1)
+    ref: Mapped[int] = mapped_column(Integer, default=0)  # concatenation reference shared by segments
+    smpp_status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(256))
+    submitted_at: Mapped[datetime | None]
+    acked_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    parts: Mapped[list["OutboundSegment"]] = relationship(back_populates="message", order_by="OutboundSegment.seq")
+
+
+class OutboundSegment(Base):
+    """One submitted segment and the SMSC's id for it, which its delivery receipt names."""
+
+    __tablename__ = "outbound_segments"
+    __table_args__ = (UniqueConstraint("message_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbound_messages.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    smsc_id: Mapped[str] = mapped_column(String(64), index=True)  # canonical form
+    receipt_status: Mapped[str | None] = mapped_column(String(16))
+    receipt_error: Mapped[str | None] = mapped_column(String(16))
+    receipt_at: Mapped[datetime | None]
+
+    message: Mapped[OutboundMessage] = relationship(back_populates="parts")
+
+
+class InboundMessage(Base):
+    """A reply as received (reassembled); stored before it is parsed or acknowledged to the SMSC."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (Index("ix_inbound_messages_state_received", "state", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    msisdn: Mapped[str] = mapped_column(String(20), index=True)
+    destination: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    state: Mapped[InboundState] = mapped_column(str_enum(InboundState))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("survey_sessions.id"), index=True)
+    parsed_kind: Mapped[str | None] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(String(256))
+    processed_at: Mapped[datetime | None]
+
+
+class Answer(Base):
+    """An understood answer to one question, tagged with the interaction's dimensions for analysis."""
+
+    __tablename__ = "answers"
+    __table_args__ = (
+        UniqueConstraint("session_id", "question"),
+        Index("ix_answers_survey_question_answered", "survey", "question", "answered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("survey_sessions.id"))
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    survey: Mapped[str] = mapped_column(String(64))
+    question: Mapped[str] = mapped_column(String(64))
+    value: Mapped[int | None] = mapped_column(Integer)
+    reasons: Mapped[list[str]] = mapped_column(default=list)
+    text: Mapped[str] = mapped_column(Text)
+    answered_at: Mapped[datetime]
+    response_seconds: Mapped[int] = mapped_column(Integer)
+    # Copied from the interaction so analysis aggregates one table without joins.
+    msisdn: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(24), index=True)
+    outlet_code: Mapped[str] = mapped_column(String(32), index=True)
+    region: Mapped[str] = mapped_column(String(64))
+    city: Mapped[str] = mapped_column(String(64))
+    business_type: Mapped[str | None] = mapped_column(String(64))
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
