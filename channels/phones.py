@@ -1,0 +1,57 @@
+"""Phone numbers: normalise to E.164 with the phonenumbers metadata, and mask for display."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+_SEPARATORS = re.compile(r"[\s\-().\u3000]")
+_MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
+class PhoneError(ValueError):
+    """The text is not a mobile number of the expected region."""
+
+
+@lru_cache(maxsize=8)
+def _fast_path(region: str) -> tuple[re.Pattern[str], re.Pattern[str], str]:
+    """Patterns for the common case, taken from phonenumbers' own metadata so both paths agree."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    code = str(metadata.country_code)
+    shape = re.compile(rf"(?:\+{code}|00{code}|{code})?(\d+)", re.ASCII)
+    mobile = re.compile(metadata.mobile.national_number_pattern)
+    return shape, mobile, code
+
+
+def normalize_msisdn(text: str, *, region: str = "CN") -> str:
+    """The E.164 form of a mobile number of region ("13812341234" → "+8613812341234")."""
+    cleaned = _SEPARATORS.sub("", text or "")
+    if not cleaned:
+        raise PhoneError("empty")
+    shape, mobile, code = _fast_path(region)
+    match = shape.fullmatch(cleaned)
+    if match and mobile.fullmatch(match.group(1)):
+        return f"+{code}{match.group(1)}"
+    # Unusual forms (a leading 0, a trunk prefix, letters) go through the full library.
+    try:
+        number = phonenumbers.parse(cleaned, region)
+    except phonenumbers.NumberParseException:
+        raise PhoneError(f"not a phone number: {text!r}") from None
+    if (
+        phonenumbers.region_code_for_number(number) != region
+        or not phonenumbers.is_valid_number(number)
+        or phonenumbers.number_type(number) not in _MOBILE_TYPES
+    ):
+        raise PhoneError(f"not a {'mainland ' if region == 'CN' else ''}mobile number: {text!r}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_msisdn(e164: str) -> str:
+    """What a channel lead or an export sees: "+8613812341234" → "138****1234"."""
+    digits = e164.lstrip("+")
+    national = digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
+    if len(national) < 8:
+        return "*" * len(national)
+    return f"{national[:3]}****{national[-4:]}"

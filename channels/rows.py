@@ -1,0 +1,175 @@
+"""Row parsing for interaction and outlet ingest: no I/O, every problem named by its field."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone, tzinfo
+from typing import Any, Mapping
+
+from channels.phones import PhoneError, normalize_msisdn
+from channels.taxonomy import Channel, OutletKind, parse_channel, parse_outlet_kind
+
+# Clocks of integrators drift; a few minutes ahead is not "in the future".
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+INTERACTION_FIELDS = ("source", "external_id", "msisdn", "channel", "outlet", "business_type",
+                      "ended_at", "staff_id", "attributes")
+
+# Headers as Chinese operators' exports name them.
+HEADER_ALIASES = {
+    "来源": "source", "系统": "source", "流水号": "external_id", "工单号": "external_id",
+    "id": "external_id", "手机号": "msisdn", "手机号码": "msisdn", "号码": "msisdn", "phone": "msisdn",
+    "渠道": "channel", "网点": "outlet", "网点编码": "outlet", "厅店编码": "outlet", "outlet_code": "outlet",
+    "业务类型": "business_type", "业务": "business_type", "结束时间": "ended_at", "办理时间": "ended_at",
+    "工号": "staff_id", "营业员": "staff_id",
+    "编码": "code", "名称": "name", "网点名称": "name", "类型": "kind", "区域": "region", "地市": "city",
+    "城市": "city",
+}
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.problem}"
+
+
+@dataclass(frozen=True)
+class InteractionRow:
+    """A syntactically valid interaction; outlet and business type are still codes to resolve."""
+
+    source: str
+    external_id: str
+    msisdn: str
+    channel: Channel | None
+    outlet: str
+    business_type: str | None
+    ended_at: datetime
+    staff_id: str | None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutletRow:
+    code: str
+    name: str
+    channel: Channel
+    kind: OutletKind
+    region: str
+    city: str
+
+
+def canonical_header(name: str) -> str:
+    """A CSV header in our field names (strips BOM and spaces, maps Chinese aliases)."""
+    key = name.strip().lstrip("\ufeff").strip().lower()
+    return HEADER_ALIASES.get(key, key)
+
+
+def parse_time(value: Any, *, tz: tzinfo) -> datetime:
+    """An aware UTC datetime from ISO 8601 or 'YYYY/MM/DD HH:MM[:SS]'; naive times are read in tz."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        text = str(value).strip().replace("/", "-")
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.astimezone(timezone.utc)
+
+
+def _text(raw: Mapping[str, Any], name: str, errors: list[FieldError], *, required: bool,
+          limit: int = 128) -> str | None:
+    value = raw.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            errors.append(FieldError(name, "required"))
+        return None
+    if not isinstance(value, (str, int)) or isinstance(value, bool):
+        errors.append(FieldError(name, f"expected text, got {type(value).__name__}"))
+        return None
+    text = str(value).strip()
+    if len(text) > limit:
+        errors.append(FieldError(name, f"longer than {limit} characters"))
+        return None
+    return text
+
+
+def parse_interaction(raw: Mapping[str, Any], *, tz: tzinfo, now: datetime, region: str = "CN",
+                      default_source: str | None = None) -> InteractionRow | list[FieldError]:
+    """Validate one interaction as sent by the API or read from a CSV row."""
+    if not isinstance(raw, Mapping):
+        return [FieldError("item", f"expected an object, got {type(raw).__name__}")]
+    errors: list[FieldError] = []
+    source = _text(raw, "source", errors, required=default_source is None, limit=64) or default_source
+    external_id = _text(raw, "external_id", errors, required=True)
+    outlet = _text(raw, "outlet", errors, required=True, limit=32)
+    business_type = _text(raw, "business_type", errors, required=False, limit=64)
+    staff_id = _text(raw, "staff_id", errors, required=False, limit=64)
+
+    msisdn = None
+    phone = _text(raw, "msisdn", errors, required=True, limit=32)
+    if phone is not None:
+        try:
+            msisdn = normalize_msisdn(phone, region=region)
+        except PhoneError as exc:
+            errors.append(FieldError("msisdn", str(exc)))
+
+    channel = None
+    channel_text = _text(raw, "channel", errors, required=False, limit=32)
+    if channel_text is not None:
+        channel = parse_channel(channel_text)
+        if channel is None:
+            errors.append(FieldError("channel", f"unknown channel {channel_text!r} "
+                                     f"(one of {', '.join(c.value for c in Channel)})"))
+
+    ended_at = None
+    if raw.get("ended_at") in (None, ""):
+        errors.append(FieldError("ended_at", "required"))
+    else:
+        try:
+            ended_at = parse_time(raw["ended_at"], tz=tz)
+        except (TypeError, ValueError):
+            errors.append(FieldError("ended_at", f"not a date and time: {raw['ended_at']!r}"))
+        else:
+            if ended_at > now + FUTURE_TOLERANCE:
+                errors.append(FieldError("ended_at", "in the future"))
+
+    attributes = raw.get("attributes")
+    if attributes is None:
+        attributes = {k: v for k, v in raw.items() if k not in INTERACTION_FIELDS and v not in (None, "")}
+    elif not isinstance(attributes, Mapping):
+        errors.append(FieldError("attributes", "expected an object"))
+
+    if errors:
+        return errors
+    return InteractionRow(source=source, external_id=external_id, msisdn=msisdn, channel=channel,
+                          outlet=outlet, business_type=business_type, ended_at=ended_at,
+                          staff_id=staff_id, attributes=dict(attributes))
+
+
+def parse_outlet(raw: Mapping[str, Any]) -> OutletRow | list[FieldError]:
+    """Validate one outlet row: code, name, channel, kind (stores), region and city."""
+    errors: list[FieldError] = []
+    code = _text(raw, "code", errors, required=True, limit=32)
+    name = _text(raw, "name", errors, required=True)
+    region = _text(raw, "region", errors, required=True, limit=64)
+    city = _text(raw, "city", errors, required=True, limit=64)
+    channel_text = _text(raw, "channel", errors, required=True, limit=32)
+    channel = parse_channel(channel_text) if channel_text else None
+    if channel_text and channel is None:
+        errors.append(FieldError("channel", f"unknown channel {channel_text!r}"))
+    kind_text = _text(raw, "kind", errors, required=False, limit=32)
+    kind = parse_outlet_kind(kind_text) if kind_text else None
+    if kind_text and kind is None:
+        errors.append(FieldError("kind", f"unknown outlet kind {kind_text!r} (own, partner, agent)"))
+    if channel is Channel.STORE and kind in (None, OutletKind.VIRTUAL):
+        errors.append(FieldError("kind", "a store is own, partner or agent"))
+    if channel not in (None, Channel.STORE) and kind not in (None, OutletKind.VIRTUAL):
+        errors.append(FieldError("kind", f"a {channel} outlet is virtual, not {kind}"))
+    if errors:
+        return errors
+    return OutletRow(code=code, name=name, channel=channel, kind=kind or OutletKind.VIRTUAL,
+                     region=region, city=city)

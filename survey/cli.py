@@ -1,0 +1,133 @@
+"""The `touchpoint` command: a Flask CLI group on the app factory; later issues add commands here."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask.cli import FlaskGroup
+
+from channels.accounts import AccountError, create_token, create_user
+from channels.csv_import import import_interactions, import_outlets
+from channels.services import seed_business_types
+from channels.taxonomy import Role
+from survey import database
+from survey.app import create_app
+from survey.demo import demo_command
+from survey.web import get_runtime
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=False, load_dotenv=False)
+def main() -> None:
+    """Touchpoint: post-interaction SMS satisfaction surveys."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations and seed the default business types."""
+    runtime = get_runtime()
+    database.upgrade(runtime.engine, revision)
+    with runtime.session_factory.begin() as session:
+        added = seed_business_types(session)
+    click.echo(f"database at {revision} ({runtime.engine.url.render_as_string(hide_password=True)}); "
+               f"{added} business types added")
+
+
+@db.command("revision")
+@click.option("-m", "--message", required=True)
+def db_revision(message: str) -> None:
+    """Autogenerate a migration from the models (for developers)."""
+    from alembic import command
+    command.revision(database.alembic_config(get_runtime().engine), message=message, autogenerate=True)
+
+
+def _progress(path: Path):
+    """A progress bar on a terminal, nothing when piped; returns (context, on_bytes)."""
+    if not sys.stderr.isatty():
+        return _NullBar(), None
+    bar = click.progressbar(length=path.stat().st_size, label=f"importing {path.name}", file=sys.stderr)
+    return bar, bar.update
+
+
+class _NullBar:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@main.command("import-outlets")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="where to list bad rows")
+def import_outlets_command(file: Path, report: Path | None) -> None:
+    """Create or update outlets from a CSV: code, name, channel, kind, region, city."""
+    runtime = get_runtime()
+    bar, on_bytes = _progress(file)
+    with bar:
+        summary = import_outlets(runtime.session_factory, file, report_path=report, on_bytes=on_bytes)
+    click.echo(f"{summary.rows} rows: {summary.created} created or updated, {summary.duplicates} "
+               f"unchanged, {summary.rejected} rejected ({summary.encoding})"
+               + (f"; bad rows listed in {summary.report}" if summary.report else ""))
+
+
+@main.command("import-interactions")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="where to list bad rows")
+def import_interactions_command(file: Path, report: Path | None) -> None:
+    """Import ended interactions from a CSV (UTF-8 or GB18030); rerunning stores nothing twice."""
+    runtime = get_runtime()
+    bar, on_bytes = _progress(file)
+    with bar:
+        summary = import_interactions(runtime.session_factory, file, now=runtime.clock.now,
+                                      tz=runtime.settings.tz, region=runtime.settings.default_region,
+                                      report_path=report, on_bytes=on_bytes)
+    click.echo(str(summary))
+
+
+@main.command("create-token")
+@click.argument("name")
+def create_token_command(name: str) -> None:
+    """Create an integrator's API token (printed once)."""
+    runtime = get_runtime()
+    with runtime.session_factory.begin() as session:
+        token = create_token(session, name, now=runtime.clock.now())
+    click.echo(token)
+
+
+@main.command("create-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--outlets", default="", help="comma-separated outlet codes (channel leads)")
+@click.password_option()
+def create_user_command(username: str, role: str, outlets: str, password: str) -> None:
+    """Create a user; channel leads are scoped to the outlets given."""
+    runtime = get_runtime()
+    codes = tuple(c.strip() for c in outlets.split(",") if c.strip())
+    try:
+        with runtime.session_factory.begin() as session:
+            create_user(session, username, password, Role(role), now=runtime.clock.now(), outlet_codes=codes)
+    except AccountError as exc:
+        raise click.UsageError(str(exc)) from exc
+    click.echo(f"user {username} ({role}) created")
+
+
+@main.command("serve")
+@click.option("--host", default=None, help="default: TOUCHPOINT_HOST")
+@click.option("--port", type=int, default=None, help="default: TOUCHPOINT_PORT")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the web app and the API."""
+    from werkzeug.serving import run_simple
+
+    runtime = get_runtime()
+    run_simple(host or runtime.settings.host, port or runtime.settings.port,
+               create_app(runtime=runtime), threaded=True)
+
+
+main.add_command(demo_command)
