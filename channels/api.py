@@ -53,8 +53,8 @@ def create_api_blueprint(*, get_db: Callable[[], Session], now: Callable[[], dat
             status = {Outcome.ACCEPTED: 201, Outcome.DUPLICATE: 200, Outcome.REJECTED: 422}[outcome.outcome]
             return jsonify(outcome.as_dict()), status
         return jsonify({
-            "accepted": result.created, "duplicates": result.duplicates,
-            "rejected": len(result.rejected), "results": [o.as_dict() for o in result.outcomes],
+            "accepted": result.created, "duplicates": result.duplicates, "rejected": len(result.rejected),
+            "results": [o.as_dict() for o in result.outcomes],
         }), 200
 
     return api

@@ -126,8 +126,8 @@ def import_interactions(session_factory: sessionmaker[Session], path: Path, *,
     try:
         while chunk := list(islice(rows, chunk_rows)):
             with session_factory.begin() as db:
-                result = record_interactions(db, [r for _, r in chunk], now=now(), tz=tz,
-                                             region=region, default_source="csv")
+                result = record_interactions(db, [r for _, r in chunk], now=now(), tz=tz, region=region,
+                                             default_source="csv", per_item=False)
             total += len(chunk)
             created += result.created
             duplicates += result.duplicates

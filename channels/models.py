@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Boolean, Enum, ForeignKey, Index, Integer, MetaData, String, UniqueConstraint,
+    JSON, Boolean, Enum, ForeignKey, Index, MetaData, String, UniqueConstraint, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -96,7 +96,9 @@ class Interaction(Base):
     __tablename__ = "interactions"
     __table_args__ = (
         UniqueConstraint("source", "external_id"),
-        Index("ix_interactions_msisdn_ended", "msisdn", "ended_at"),
+        # The engine's queue: small, and cheap to keep up during a bulk import.
+        Index("ix_interactions_unevaluated", "id", sqlite_where=text("evaluated_at IS NULL"),
+              postgresql_where=text("evaluated_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -111,8 +113,8 @@ class Interaction(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     received_at: Mapped[datetime]
     # Filled by the survey engine: when it was evaluated and what it decided (and why).
-    evaluated_at: Mapped[datetime | None] = mapped_column(index=True)
-    decision: Mapped[str | None] = mapped_column(String(32), index=True)
+    evaluated_at: Mapped[datetime | None]
+    decision: Mapped[str | None] = mapped_column(String(32))
 
     outlet: Mapped[Outlet] = relationship()
     business_type: Mapped[BusinessType | None] = relationship()

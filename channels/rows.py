@@ -11,8 +11,8 @@ from channels.taxonomy import Channel, OutletKind, parse_channel, parse_outlet_k
 # Clocks of integrators drift; a few minutes ahead is not "in the future".
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
-INTERACTION_FIELDS = ("source", "external_id", "msisdn", "channel", "outlet", "business_type",
-                      "ended_at", "staff_id", "attributes")
+INTERACTION_FIELDS = frozenset(("source", "external_id", "msisdn", "channel", "outlet", "business_type",
+                      "ended_at", "staff_id", "attributes"))
 
 # Headers as Chinese operators' exports name them.
 HEADER_ALIASES = {
@@ -83,14 +83,20 @@ def parse_time(value: Any, *, tz: tzinfo) -> datetime:
 def _text(raw: Mapping[str, Any], name: str, errors: list[FieldError], *, required: bool,
           limit: int = 128) -> str | None:
     value = raw.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if value.__class__ is not str:  # the common case is a str: test it first, cheaply
+        if value is None:
+            if required:
+                errors.append(FieldError(name, "required"))
+            return None
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            errors.append(FieldError(name, f"expected text, got {type(value).__name__}"))
+            return None
+        value = str(value)
+    text = value.strip()
+    if not text:
         if required:
             errors.append(FieldError(name, "required"))
         return None
-    if not isinstance(value, (str, int)) or isinstance(value, bool):
-        errors.append(FieldError(name, f"expected text, got {type(value).__name__}"))
-        return None
-    text = str(value).strip()
     if len(text) > limit:
         errors.append(FieldError(name, f"longer than {limit} characters"))
         return None
@@ -126,28 +132,28 @@ def parse_interaction(raw: Mapping[str, Any], *, tz: tzinfo, now: datetime, regi
                                      f"(one of {', '.join(c.value for c in Channel)})"))
 
     ended_at = None
-    if raw.get("ended_at") in (None, ""):
+    ended_text = raw.get("ended_at")
+    if ended_text is None or ended_text == "":
         errors.append(FieldError("ended_at", "required"))
     else:
         try:
-            ended_at = parse_time(raw["ended_at"], tz=tz)
+            ended_at = parse_time(ended_text, tz=tz)
         except (TypeError, ValueError):
-            errors.append(FieldError("ended_at", f"not a date and time: {raw['ended_at']!r}"))
+            errors.append(FieldError("ended_at", f"not a date and time: {ended_text!r}"))
         else:
             if ended_at > now + FUTURE_TOLERANCE:
                 errors.append(FieldError("ended_at", "in the future"))
 
     attributes = raw.get("attributes")
     if attributes is None:
-        attributes = {k: v for k, v in raw.items() if k not in INTERACTION_FIELDS and v not in (None, "")}
+        attributes = {k: v for k, v in raw.items() if v and k not in INTERACTION_FIELDS}
     elif not isinstance(attributes, Mapping):
         errors.append(FieldError("attributes", "expected an object"))
 
     if errors:
         return errors
-    return InteractionRow(source=source, external_id=external_id, msisdn=msisdn, channel=channel,
-                          outlet=outlet, business_type=business_type, ended_at=ended_at,
-                          staff_id=staff_id, attributes=dict(attributes))
+    return InteractionRow(source, external_id, msisdn, channel, outlet, business_type, ended_at,
+                          staff_id, dict(attributes))
 
 
 def parse_outlet(raw: Mapping[str, Any]) -> OutletRow | list[FieldError]:

@@ -7,10 +7,10 @@ from enum import StrEnum
 from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from channels.models import BusinessType, City, Interaction, Outlet, Region, Subscriber
+from channels.bulk import existing_keys, insert_rows
+from channels.models import BusinessType, City, Outlet, Region
 from channels.rows import FieldError, InteractionRow, OutletRow, parse_interaction, parse_outlet
 from channels.taxonomy import DEFAULT_BUSINESS_TYPES
 
@@ -39,38 +39,26 @@ class ItemOutcome:
 
 @dataclass(frozen=True)
 class IngestResult:
-    outcomes: tuple[ItemOutcome, ...]
+    """Counts, the rejected items, and (when asked for) every item's outcome in order."""
 
-    def count(self, outcome: Outcome) -> int:
-        return sum(1 for o in self.outcomes if o.outcome is outcome)
-
-    @property
-    def created(self) -> int:
-        return self.count(Outcome.ACCEPTED)
-
-    @property
-    def duplicates(self) -> int:
-        return self.count(Outcome.DUPLICATE)
-
-    @property
-    def rejected(self) -> tuple[ItemOutcome, ...]:
-        return tuple(o for o in self.outcomes if o.outcome is Outcome.REJECTED)
+    created: int
+    duplicates: int
+    rejected: tuple[ItemOutcome, ...]
+    outcomes: tuple[ItemOutcome, ...] | None = None
 
 
-def upsert_statement(db: Session, table):
-    """INSERT with ON CONFLICT support for the bound dialect (SQLite and PostgreSQL)."""
-    dialect = db.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise NotImplementedError(f"ingest supports SQLite and PostgreSQL, not {dialect}")
+INTERACTION_COLUMNS = ("source", "external_id", "channel", "outlet_id", "business_type_id", "msisdn",
+                       "ended_at", "staff_id", "attributes", "received_at")
 
 
 def record_interactions(db: Session, items: Sequence[Mapping[str, Any]], *, now: datetime, tz: tzinfo,
                         region: str = "CN", default_source: str | None = None,
-                        first_index: int = 0) -> IngestResult:
-    """Store the valid items once each (same source + external id is a duplicate); report the rest."""
+                        per_item: bool = True) -> IngestResult:
+    """Store the valid items once each (same source + external id is a duplicate); report the rest.
+
+    per_item=False skips the look-ups that tell which item was a duplicate and its new id, leaving
+    counts only: what a bulk CSV import needs, at a fraction of the cost.
+    """
     parsed = [parse_interaction(item, tz=tz, now=now, region=region, default_source=default_source)
               for item in items]
     good = [p for p in parsed if isinstance(p, InteractionRow)]
@@ -78,36 +66,49 @@ def record_interactions(db: Session, items: Sequence[Mapping[str, Any]], *, now:
     business = _business_types_by_key(db, {p.business_type for p in good if p.business_type})
 
     outcomes: list[ItemOutcome | None] = [None] * len(parsed)
-    pending: dict[tuple[str, str], int] = {}  # (source, external_id) -> position of first occurrence
+    rejected: list[ItemOutcome] = []
+    first: dict[tuple[str, str], int] = {}  # (source, external_id) -> position of its first occurrence
     rows: list[dict[str, Any]] = []
     for position, item in enumerate(parsed):
-        index = first_index + position
-        if not isinstance(item, InteractionRow):
-            outcomes[position] = ItemOutcome(index, Outcome.REJECTED, errors=tuple(item))
-            continue
-        resolved = _resolve(item, outlets, business)
+        resolved = _resolve(item, outlets, business) if isinstance(item, InteractionRow) else item
         if isinstance(resolved, list):
-            outcomes[position] = ItemOutcome(index, Outcome.REJECTED, errors=tuple(resolved))
-            continue
-        key = (item.source, item.external_id)
-        if key in pending:
-            outcomes[position] = ItemOutcome(index, Outcome.DUPLICATE)
-            continue
-        pending[key] = position
-        rows.append({**resolved, "received_at": now})
+            outcomes[position] = ItemOutcome(position, Outcome.REJECTED, errors=tuple(resolved))
+            rejected.append(outcomes[position])
+        elif (item.source, item.external_id) in first:
+            outcomes[position] = ItemOutcome(position, Outcome.DUPLICATE)
+        else:
+            first[(item.source, item.external_id)] = position
+            resolved["received_at"] = now
+            rows.append(resolved)
 
-    inserted: dict[tuple[str, str], int] = {}
-    if rows:
-        _upsert_subscribers(db, rows, now=now)
-        stmt = (upsert_statement(db, Interaction.__table__)
-                .on_conflict_do_nothing(index_elements=["source", "external_id"])
-                .returning(Interaction.id, Interaction.source, Interaction.external_id))
-        inserted = {(s, e): i for i, s, e in db.execute(stmt, rows)}
-    for key, position in pending.items():
+    if not per_item:
+        created = insert_rows(db, "interactions", INTERACTION_COLUMNS, rows, conflict=("source", "external_id"))
+        return IngestResult(created, len(parsed) - len(rejected) - created, tuple(rejected))
+
+    inserted = _insert_new(db, rows)
+    for key, position in first.items():
         new_id = inserted.get(key)
         outcome = Outcome.ACCEPTED if new_id is not None else Outcome.DUPLICATE
-        outcomes[position] = ItemOutcome(first_index + position, outcome, new_id)
-    return IngestResult(tuple(outcomes))
+        outcomes[position] = ItemOutcome(position, outcome, new_id)
+    created = len(inserted)
+    return IngestResult(created, len(parsed) - len(rejected) - created, tuple(rejected), tuple(outcomes))
+
+
+def _insert_new(db: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Insert the rows not stored yet; returns {(source, external_id): id} of those inserted now."""
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_source.setdefault(row["source"], []).append(row)
+    inserted: dict[tuple[str, str], int] = {}
+    for source, group in by_source.items():
+        before = existing_keys(db, "interactions", "external_id", "source", source,
+                               [r["external_id"] for r in group])
+        new = [r for r in group if r["external_id"] not in before]
+        # ON CONFLICT: a concurrent writer may have stored the same key since the look-up above.
+        insert_rows(db, "interactions", INTERACTION_COLUMNS, new, conflict=("source", "external_id"))
+        ids = existing_keys(db, "interactions", "external_id", "source", source, [r["external_id"] for r in new])
+        inserted.update(((source, external_id), id_) for external_id, id_ in ids.items())
+    return inserted
 
 
 def _resolve(item: InteractionRow, outlets: Mapping[str, tuple[int, str]],
@@ -151,24 +152,6 @@ def _business_types_by_key(db: Session, keys: set[str]) -> dict[str, int]:
         by_key[code.lower()] = type_id
         by_key[name.lower()] = type_id
     return by_key
-
-
-def _upsert_subscribers(db: Session, rows: list[dict[str, Any]], *, now: datetime) -> None:
-    """Create subscribers on first sight and keep their latest attributes (one row per number)."""
-    latest: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        latest[row["msisdn"]] = row["attributes"]
-    values = [{"msisdn": m, "attributes": a, "created_at": now, "do_not_survey": False}
-              for m, a in latest.items()]
-    stmt = upsert_statement(db, Subscriber.__table__)
-    with_attributes = [v for v in values if v["attributes"]]
-    without = [v for v in values if not v["attributes"]]
-    if with_attributes:
-        db.execute(stmt.on_conflict_do_update(index_elements=["msisdn"],
-                                              set_={"attributes": stmt.excluded.attributes}),
-                   with_attributes)
-    if without:
-        db.execute(stmt.on_conflict_do_nothing(index_elements=["msisdn"]), without)
 
 
 @dataclass(frozen=True)

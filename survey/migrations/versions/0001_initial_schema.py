@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 23:31:53.826868
+Create Date: 2026-11-23 23:41:08.876686
 """
 from alembic import op
 import sqlalchemy as sa
@@ -106,10 +106,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('source', 'external_id', name=op.f('uq_interactions_source_external_id'))
     )
     with op.batch_alter_table('interactions', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_interactions_decision'), ['decision'], unique=False)
-        batch_op.create_index(batch_op.f('ix_interactions_evaluated_at'), ['evaluated_at'], unique=False)
-        batch_op.create_index('ix_interactions_msisdn_ended', ['msisdn', 'ended_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_interactions_outlet_id'), ['outlet_id'], unique=False)
+        batch_op.create_index('ix_interactions_unevaluated', ['id'], unique=False, sqlite_where=sa.text('evaluated_at IS NULL'), postgresql_where=sa.text('evaluated_at IS NULL'))
 
     op.create_table('user_outlets',
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -263,10 +261,8 @@ def downgrade() -> None:
     op.drop_table('survey_sessions')
     op.drop_table('user_outlets')
     with op.batch_alter_table('interactions', schema=None) as batch_op:
+        batch_op.drop_index('ix_interactions_unevaluated', sqlite_where=sa.text('evaluated_at IS NULL'), postgresql_where=sa.text('evaluated_at IS NULL'))
         batch_op.drop_index(batch_op.f('ix_interactions_outlet_id'))
-        batch_op.drop_index('ix_interactions_msisdn_ended')
-        batch_op.drop_index(batch_op.f('ix_interactions_evaluated_at'))
-        batch_op.drop_index(batch_op.f('ix_interactions_decision'))
 
     op.drop_table('interactions')
     with op.batch_alter_table('outlets', schema=None) as batch_op:
