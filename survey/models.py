@@ -71,7 +71,10 @@ class OutboundSegment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("outbound_messages.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
-    smsc_id: Mapped[str] = mapped_column(String(64), index=True)  # canonical form
+    # The SMSC's id in canonical form, and its other reading when it is ambiguous (digit-only ids
+    # may be decimal or hex), so a receipt matches whichever form the SMSC writes there.
+    smsc_id: Mapped[str] = mapped_column(String(64), index=True)
+    smsc_id_alt: Mapped[str | None] = mapped_column(String(64), index=True)
     receipt_status: Mapped[str | None] = mapped_column(String(16))
     receipt_error: Mapped[str | None] = mapped_column(String(16))
     receipt_at: Mapped[datetime | None]

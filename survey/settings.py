@@ -43,7 +43,13 @@ class Settings:
     smpp_response_timeout_s: float = 10.0
     smpp_use_sar: bool = False
 
-    # Contact policy defaults (the survey engine reads these).
+    # Contact policy (the survey engine reads these). Mappings are "key=value,key=value".
+    default_survey: str = "csat-default"
+    survey_by_channel: str = ""  # e.g. "hotline=nps-default"
+    survey_by_business: str = ""  # by business type code, e.g. "complaint=csat-default"
+    sampling_by_channel: str = ""  # e.g. "hotline=0.2" (share surveyed; missing channels 1.0)
+    delay_by_channel: str = ""  # minutes, e.g. "web=30,hotline=2"
+    outlet_monthly_target: int = 0  # answers per outlet per month after which it is sampled out
     fatigue_days: int = 30
     quiet_start: time = time(21, 0)
     quiet_end: time = time(8, 0)
@@ -62,6 +68,16 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.instance_path / 'touchpoint.db').resolve()}"
+
+    def mapping(self, name: str) -> dict[str, str]:
+        """A "key=value,key=value" setting as a dict; SettingsError names the variable."""
+        result: dict[str, str] = {}
+        for item in filter(None, (part.strip() for part in getattr(self, name).split(","))):
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                raise SettingsError(f"{PREFIX}{name.upper()}: {item!r} is not key=value")
+            result[key.strip()] = value.strip()
+        return result
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)

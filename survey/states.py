@@ -38,6 +38,7 @@ class InboundState(StrEnum):
     RECEIVED = "received"  # stored, not yet parsed
     PROCESSED = "processed"
     UNMATCHED = "unmatched"  # no session was waiting for this number
+    DUPLICATE = "duplicate"  # the SMSC delivered the same reply again (our deliver_sm_resp was lost)
     ERROR = "error"
 
 

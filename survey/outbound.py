@@ -1,0 +1,159 @@
+"""Outbound SMS rows through their lifecycle: claim due ones, record acks, failures and receipts.
+
+A row is PENDING until the dispatcher hands it to the SMPP client (SUBMITTING, committed first), and
+ACKED once the SMSC has acknowledged every segment: an ACKED message is never submitted again. A
+message still SUBMITTING when the worker stops had its ack lost or never sent; the next start puts it
+back to PENDING and it goes out again (at-least-once: the subscriber may get it twice if only the
+ack was lost, which SMPP cannot tell apart from a lost submit).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from smpp.messages import OutgoingMessage, SubmitResult
+from smpp.receipts import DeliveryReceipt, ReceiptStatus, message_id_candidates
+from survey.machine import Acked, SendFailed
+from survey.models import OutboundMessage, OutboundSegment, SurveySession
+from survey.quiet_hours import next_allowed
+from survey.sessions import Context, handle
+from survey.states import MessagePurpose, OutboundState
+
+MAX_ATTEMPTS = 5
+FAILED_RECEIPTS = {ReceiptStatus.UNDELIVERABLE, ReceiptStatus.EXPIRED, ReceiptStatus.REJECTED,
+                   ReceiptStatus.DELETED, ReceiptStatus.UNKNOWN}
+
+
+def claim_due(db: Session, *, now: datetime, ctx: Context, limit: int = 500) -> list[OutgoingMessage]:
+    """Mark due messages SUBMITTING and return them for the SMPP client (commit before submitting)."""
+    rows = db.execute(
+        select(OutboundMessage, SurveySession).outerjoin(SurveySession)
+        .where(OutboundMessage.state == OutboundState.PENDING, OutboundMessage.due_at <= now)
+        .order_by(OutboundMessage.due_at, OutboundMessage.id).limit(limit)).all()
+    claimed = []
+    for message, session in rows:
+        if session is not None and message.purpose is MessagePurpose.QUESTION and not session.state.is_open:
+            message.state = OutboundState.CANCELLED
+            continue
+        if session is not None and session.sent_at is None and session.expires_at and now >= session.expires_at:
+            # A survey past its end stops trying (a peer retried one contact 96 times).
+            message.state = OutboundState.CANCELLED
+            handle(db, session, SendFailed("survey end passed before the first question went out"),
+                   now=now, ctx=ctx)
+            continue
+        message.state = OutboundState.SUBMITTING
+        message.attempts += 1
+        message.submitted_at = now
+        if session is not None and session.sent_at is None:
+            session.sent_at = now
+            session.expires_at = now + ctx.config.reply_window
+        claimed.append(OutgoingMessage(key=str(message.id), destination=message.msisdn, text=message.text,
+                                       ref=message.id & 0xFF))
+    return claimed
+
+
+def record_submit_results(db: Session, results: Iterable[SubmitResult], *, now: datetime, ctx: Context) -> None:
+    """Store each segment's SMSC id; a message is ACKED when all its segments are, or FAILED."""
+    results = list(results)
+    if not results:
+        return
+    messages = {m.id: m for m in db.scalars(select(OutboundMessage).where(
+        OutboundMessage.id.in_({int(r.key) for r in results})))}
+    for result in results:
+        message = messages.get(int(result.key))
+        if message is None or message.state is not OutboundState.SUBMITTING:
+            continue  # a late duplicate ack: the message was settled already
+        message.segments = result.total_segments
+        if result.ok:
+            _store_segment(db, message, result)
+            if _acked_segments(db, message.id) >= result.total_segments:
+                message.state = OutboundState.ACKED
+                message.acked_at = now
+                _on_acked(db, message, now=now, ctx=ctx)
+        else:
+            _on_failure(db, message, result, now=now, ctx=ctx)
+
+
+def _store_segment(db: Session, message: OutboundMessage, result: SubmitResult) -> None:
+    exists = db.scalar(select(OutboundSegment.id).where(
+        OutboundSegment.message_id == message.id, OutboundSegment.seq == result.segment_index))
+    if exists is None:
+        candidates = message_id_candidates(result.message_id)
+        db.add(OutboundSegment(message_id=message.id, seq=result.segment_index, smsc_id=candidates[0],
+                               smsc_id_alt=candidates[1] if len(candidates) > 1 else None))
+        db.flush()
+
+
+def _acked_segments(db: Session, message_id: int) -> int:
+    return len(db.scalars(select(OutboundSegment.seq).where(OutboundSegment.message_id == message_id)).all())
+
+
+def _on_acked(db: Session, message: OutboundMessage, *, now: datetime, ctx: Context) -> None:
+    if message.session_id is None:
+        return
+    session = db.get(SurveySession, message.session_id)
+    session.segments_sent += message.segments
+    if message.purpose is MessagePurpose.QUESTION:
+        handle(db, session, Acked(), now=now, ctx=ctx)
+
+
+def _on_failure(db: Session, message: OutboundMessage, result: SubmitResult, *, now: datetime,
+                ctx: Context) -> None:
+    session = db.get(SurveySession, message.session_id) if message.session_id else None
+    past_end = session is not None and session.expires_at is not None and now >= session.expires_at
+    if result.permanent or message.attempts >= MAX_ATTEMPTS or past_end:
+        message.state = OutboundState.FAILED
+        message.smpp_status = result.status
+        message.error = f"SMPP status 0x{result.status & 0xFFFFFFFF:08X}" if result.status >= 0 else "no response"
+        if session is not None and message.purpose is MessagePurpose.QUESTION:
+            handle(db, session, SendFailed(message.error), now=now, ctx=ctx)
+        return
+    # Temporary: try again later, backing off, and never inside quiet hours.
+    retry_at = now + timedelta(minutes=2 ** message.attempts)
+    message.state = OutboundState.PENDING
+    message.smpp_status = result.status
+    message.due_at = next_allowed(retry_at, tz=ctx.config.tz, start=ctx.config.quiet_start,
+                                  end=ctx.config.quiet_end)
+
+
+def record_receipts(db: Session, receipts: Iterable[DeliveryReceipt], *, now: datetime) -> int:
+    """Match receipts to segments whatever the id's form; returns how many matched."""
+    matched = 0
+    for receipt in receipts:
+        candidates = message_id_candidates(receipt.message_id)
+        segment = db.scalar(select(OutboundSegment).where(or_(
+            OutboundSegment.smsc_id.in_(candidates), OutboundSegment.smsc_id_alt.in_(candidates)))
+            .order_by(OutboundSegment.id.desc()).limit(1))
+        if segment is None:
+            continue
+        matched += 1
+        if segment.receipt_status is not None and ReceiptStatus(segment.receipt_status).is_final:
+            continue  # SMSCs resend receipts; the second is a no-op
+        segment.receipt_status = receipt.status.value
+        segment.receipt_error = receipt.error
+        segment.receipt_at = receipt.done_date or now
+        if receipt.status.is_final:
+            _settle_delivery(db, segment.message_id, now=now)
+    return matched
+
+
+def _settle_delivery(db: Session, message_id: int, *, now: datetime) -> None:
+    """A message is delivered when all its segments are; undelivered when any final one failed."""
+    message = db.get(OutboundMessage, message_id)
+    statuses = [ReceiptStatus(s) if s else None for s in db.scalars(
+        select(OutboundSegment.receipt_status).where(OutboundSegment.message_id == message_id))]
+    if any(s in FAILED_RECEIPTS for s in statuses):
+        message.state = OutboundState.UNDELIVERED
+    elif len(statuses) >= message.segments and all(s is ReceiptStatus.DELIVERED for s in statuses):
+        message.state = OutboundState.DELIVERED
+        message.delivered_at = now
+
+
+def requeue_unacknowledged(db: Session) -> int:
+    """At start-up: messages left SUBMITTING lost their ack (or were never sent): send them again."""
+    result = db.execute(update(OutboundMessage).where(OutboundMessage.state == OutboundState.SUBMITTING)
+                        .values(state=OutboundState.PENDING))
+    return result.rowcount

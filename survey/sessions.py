@@ -1,0 +1,108 @@
+"""Carry out the state machine's steps on a stored session: answers, messages, opt-outs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Mapping
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from channels.models import Subscriber
+from survey import texts
+from survey.definitions import Survey
+from survey.evaluation import interaction_tags
+from survey.machine import (
+    CancelPending, Event, RecordOptOut, SaveAnswer, SendOptOutConfirmation, SendQuestion, SendReask,
+    SendThanks, Snapshot, advance,
+)
+from survey.models import Answer, OutboundMessage, SurveySession
+from survey.parser import ParsedReply, ReplyKind
+from survey.policy import PolicyConfig
+from survey.states import MessagePurpose, OutboundState
+
+
+@dataclass(frozen=True)
+class Context:
+    """What carrying out a step needs besides the database."""
+
+    surveys: Mapping[str, Survey]
+    config: PolicyConfig
+
+
+def snapshot(db: Session, session: SurveySession) -> Snapshot:
+    answers = {a.question: ParsedReply(ReplyKind.ANSWER, a.value, tuple(a.reasons), a.text)
+               for a in db.scalars(select(Answer).where(Answer.session_id == session.id))}
+    return Snapshot(session.state, session.question, session.reasks, answers)
+
+
+def handle(db: Session, session: SurveySession, event: Event, *, now: datetime, ctx: Context,
+           inbound_id: int | None = None) -> None:
+    """Advance a session by one event and carry out the resulting actions in this transaction."""
+    survey = ctx.surveys[session.survey]
+    step = advance(survey, snapshot(db, session), event)
+    session.state, session.question, session.reasks = step.state, step.question, step.reasks
+    if not step.state.is_open and session.ended_at is None:
+        session.ended_at = now
+    tags = None
+    for action in step.actions:
+        if isinstance(action, SaveAnswer):
+            tags = tags or interaction_tags(db, session.interaction_id)
+            _save_answer(db, session, action, tags, now=now, inbound_id=inbound_id)
+        elif isinstance(action, CancelPending):
+            db.execute(update(OutboundMessage)
+                       .where(OutboundMessage.session_id == session.id,
+                              OutboundMessage.state == OutboundState.PENDING)
+                       .values(state=OutboundState.CANCELLED))
+        elif isinstance(action, RecordOptOut):
+            record_opt_out(db, session.msisdn, now=now, source=f"reply to session {session.id}")
+        else:
+            tags = tags or interaction_tags(db, session.interaction_id)
+            _queue_text(db, session, survey, action, tags, now=now, window=ctx.config)
+
+
+def record_opt_out(db: Session, msisdn: str, *, now: datetime, source: str) -> None:
+    """Mark the number opted out (first time wins); it is never surveyed again."""
+    subscriber = db.scalar(select(Subscriber).where(Subscriber.msisdn == msisdn))
+    if subscriber is None:
+        subscriber = Subscriber(msisdn=msisdn, attributes={}, created_at=now, do_not_survey=False)
+        db.add(subscriber)
+    if subscriber.opted_out_at is None:
+        subscriber.opted_out_at = now
+        subscriber.opt_out_source = source[:64]
+
+
+def _save_answer(db: Session, session: SurveySession, action: SaveAnswer, tags: dict, *,
+                 now: datetime, inbound_id: int | None) -> None:
+    sent = session.sent_at or now
+    db.add(Answer(
+        session_id=session.id, inbound_id=inbound_id, survey=session.survey, question=action.question,
+        value=action.reply.value, reasons=list(action.reply.reasons), text=action.reply.text,
+        answered_at=now, response_seconds=max(0, int((now - sent).total_seconds())),
+        msisdn=session.msisdn, channel=tags["channel"], outlet_code=tags["outlet_code"],
+        region=tags["region"], city=tags["city"], business_type=tags["business_type"],
+        attributes=tags["attributes"]))
+
+
+def _queue_text(db: Session, session: SurveySession, survey: Survey, action, tags: dict, *,
+                now: datetime, window: PolicyConfig) -> None:
+    """Queue a follow-up, due now: it answers the subscriber's own message, so quiet hours don't defer it."""
+    values = {"outlet": tags["outlet_name"], "business": tags["business_type"] or ""}
+    question = None
+    if isinstance(action, SendQuestion):
+        purpose, question = MessagePurpose.QUESTION, action.question
+        text = texts.question_text(survey, question, values)
+    elif isinstance(action, SendReask):
+        purpose, question = MessagePurpose.REASK, action.question
+        text = texts.reask_text(survey, question, values)
+    elif isinstance(action, SendThanks):
+        purpose, text = MessagePurpose.THANKS, texts.survey_text(survey, "thanks", values)
+    elif isinstance(action, SendOptOutConfirmation):
+        purpose, text = MessagePurpose.OPTOUT_CONFIRM, texts.survey_text(survey, "optout_confirm", values)
+    else:
+        raise TypeError(f"unknown action {action!r}")
+    if question is not None:
+        session.expires_at = now + window.reply_window
+    db.add(OutboundMessage(session_id=session.id, msisdn=session.msisdn, purpose=purpose, question=question,
+                           text=text, state=OutboundState.PENDING, due_at=now, attempts=0, segments=0,
+                           created_at=now))

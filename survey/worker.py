@@ -1,0 +1,213 @@
+"""The worker: APScheduler jobs around one SMPP client, all state in the database.
+
+Jobs (each opens its own transaction and can be killed at any point):
+  evaluate  new interactions → decision, and a session + first question for the surveyed
+  dispatch  due outbound rows → SUBMITTING (committed) → the SMPP client
+  record    acks and receipts, queued by the client's I/O thread, in arrival order
+  replies   stored replies → parsed → answers, follow-ups, opt-outs
+  expire    sessions whose reply window (or survey end) has passed
+
+Replies are stored by the client's I/O thread itself, before deliver_sm_resp is written, so an
+SMSC is told "received" only for what is committed. Jobs share one executor thread: SQLite has one
+writer at a time anyway, and ordered jobs are easier to reason about.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Mapping
+
+from sqlalchemy import select
+
+from smpp.client import SmppClient
+from smpp.config import ClientConfig
+from smpp.messages import InboundMessage as SmppInbound, SubmitResult
+from smpp.receipts import DeliveryReceipt
+from survey import outbound
+from survey.definitions import Survey
+from survey.evaluation import evaluate_pending
+from survey.inbox import process_received, store_inbound
+from survey.models import SurveySession
+from survey.policy import PolicyConfig
+from survey.runtime import Runtime
+from survey.sessions import Context, handle
+from survey.machine import WindowClosed
+from survey.states import SessionState
+
+log = logging.getLogger(__name__)
+
+OPEN = (SessionState.SCHEDULED, SessionState.SENT, SessionState.WAITING)
+
+
+@dataclass
+class WorkerCounts:
+    """What the worker has done since it started (for logs, tests and the demo)."""
+
+    decisions: Counter = field(default_factory=Counter)
+    submitted: int = 0
+    replies: Counter = field(default_factory=Counter)
+    expired: int = 0
+
+
+@dataclass(frozen=True)
+class Intervals:
+    """Seconds between job runs."""
+
+    evaluate: float = 2.0
+    dispatch: float = 0.5
+    record: float = 0.2
+    replies: float = 0.5
+    expire: float = 60.0
+
+
+def expire_due(db, *, now: datetime, ctx: Context, limit: int = 1000) -> int:
+    """Close sessions whose window has passed; returns how many."""
+    sessions = list(db.scalars(select(SurveySession).where(
+        SurveySession.state.in_(OPEN), SurveySession.expires_at <= now).limit(limit)))
+    for session in sessions:
+        handle(db, session, WindowClosed(), now=now, ctx=ctx)
+    return len(sessions)
+
+
+class Worker:
+    """Runs the survey engine against one SMSC; run_once() drives every job once (tests, benchmarks)."""
+
+    def __init__(self, runtime: Runtime, *, client_config: ClientConfig, surveys: Mapping[str, Survey],
+                 policy: PolicyConfig, batch: int = 500,
+                 client_factory: Callable[..., SmppClient] = SmppClient) -> None:
+        self.runtime = runtime
+        self.ctx = Context(surveys=surveys, config=policy)
+        self.batch = batch
+        self.counts = WorkerCounts()
+        self._events: queue.SimpleQueue[SubmitResult | DeliveryReceipt] = queue.SimpleQueue()
+        self.client = client_factory(client_config, on_submitted=self._events.put,
+                                     on_receipt=self._events.put, on_inbound=self._store_reply)
+        self._scheduler = None
+        self._carry: list = []
+
+    def _now(self) -> datetime:
+        return self.runtime.clock.now()
+
+    def _store_reply(self, message: SmppInbound) -> None:
+        # On the SMPP I/O thread: an exception here makes the client answer with an error.
+        with self.runtime.session_factory.begin() as db:
+            store_inbound(db, message, now=self._now(), region=self.runtime.settings.default_region)
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def evaluate(self, now: datetime | None = None) -> Counter:
+        now = now or self._now()
+        with self.runtime.session_factory.begin() as db:
+            counts = evaluate_pending(db, now=now, config=self.ctx.config, surveys=self.ctx.surveys,
+                                      limit=self.batch)
+        self.counts.decisions.update(counts)
+        return counts
+
+    def dispatch(self, now: datetime | None = None) -> int:
+        now = now or self._now()
+        with self.runtime.session_factory.begin() as db:
+            messages = outbound.claim_due(db, now=now, ctx=self.ctx, limit=self.batch)
+        # Committed as SUBMITTING before the client sees them: a crash now means a resend, never a loss.
+        for message in messages:
+            self.client.submit(message)
+        self.counts.submitted += len(messages)
+        return len(messages)
+
+    def record(self, now: datetime | None = None) -> int:
+        now = now or self._now()
+        events, self._carry = self._carry, []
+        while True:
+            try:
+                events.append(self._events.get_nowait())
+            except queue.Empty:
+                break
+        if not events:
+            return 0
+        try:
+            self._record(events, now)
+        except Exception:
+            self._carry = events  # not lost: the next run records them
+            raise
+        return len(events)
+
+    def _record(self, events: list, now: datetime) -> None:
+        with self.runtime.session_factory.begin() as db:
+            # Keep arrival order: a receipt can only match a segment whose ack is stored.
+            run: list = []
+            for event in events + [None]:
+                if run and (event is None or type(event) is not type(run[0])):
+                    if isinstance(run[0], SubmitResult):
+                        outbound.record_submit_results(db, run, now=now, ctx=self.ctx)
+                    else:
+                        outbound.record_receipts(db, run, now=now)
+                    run = []
+                if event is not None:
+                    run.append(event)
+
+    def replies(self, now: datetime | None = None) -> Counter:
+        now = now or self._now()
+        with self.runtime.session_factory.begin() as db:
+            counts = process_received(db, now=now, ctx=self.ctx, limit=self.batch)
+        self.counts.replies.update(counts)
+        return counts
+
+    def expire(self, now: datetime | None = None) -> int:
+        now = now or self._now()
+        with self.runtime.session_factory.begin() as db:
+            expired = expire_due(db, now=now, ctx=self.ctx)
+        self.counts.expired += expired
+        return expired
+
+    def run_once(self, now: datetime | None = None) -> None:
+        """Every job once, in the order data flows."""
+        now = now or self._now()
+        self.record(now)
+        self.evaluate(now)
+        self.dispatch(now)
+        self.replies(now)
+        self.expire(now)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def recover(self) -> int:
+        """Put messages whose ack was lost back in the queue (see survey.outbound)."""
+        with self.runtime.session_factory.begin() as db:
+            requeued = outbound.requeue_unacknowledged(db)
+        if requeued:
+            log.warning("%d messages were submitting when the worker stopped; sending them again", requeued)
+        return requeued
+
+    def start(self, intervals: Intervals = Intervals()) -> None:
+        """Recover, start the SMPP client and the scheduler; returns at once."""
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self.recover()
+        self.client.start()
+        scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(1)},
+                                        job_defaults={"coalesce": True, "max_instances": 1})
+        for name in ("record", "evaluate", "dispatch", "replies", "expire"):
+            scheduler.add_job(self._guarded(name), "interval", seconds=getattr(intervals, name), id=name)
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def _guarded(self, name: str) -> Callable[[], None]:
+        job = getattr(self, name)
+
+        def run() -> None:
+            try:
+                job()
+            except Exception:  # one bad batch must not stop the service; the rows stay for the next run
+                log.exception("job %s failed; will run again", name)
+
+        return run
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        self.client.stop()
+        self.record()
