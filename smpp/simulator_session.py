@@ -1,0 +1,67 @@
+"""One ESME connection as the simulator sees it: bind state, delayed acks, deliveries in flight."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+
+class Session:
+    """Writes go straight to the transport; acks may wait for the configured latency."""
+
+    def __init__(self, writer: asyncio.StreamWriter, ack_latency_s: float) -> None:
+        self.writer = writer
+        self.transport = writer.transport
+        self.mode = ""  # transmitter, receiver or transceiver once bound
+        self.bound = False
+        self.closing = False
+        self.aborted = False
+        self.inflight: dict[int, Any] = {}  # deliver_sm sequence -> delivery awaiting its resp
+        self._latency = ack_latency_s
+        self._pending_acks = 0
+        self._acks_done = asyncio.Event()
+        self._acks_done.set()
+
+    @property
+    def receives(self) -> bool:
+        """True when the ESME bound to receive (deliver_sm may be sent here)."""
+        return self.mode in ("receiver", "transceiver")
+
+    @property
+    def can_submit(self) -> bool:
+        """True when the ESME bound to transmit."""
+        return self.mode in ("transmitter", "transceiver")
+
+    def write(self, data: bytes) -> None:
+        """Send bytes unless the connection is going away."""
+        if not self.transport.is_closing():
+            self.transport.write(data)
+
+    def ack(self, data: bytes) -> None:
+        """Send a submit_sm_resp after the ack latency (responses keep their order)."""
+        if self._latency <= 0:
+            self.write(data)
+            return
+        self._pending_acks += 1
+        self._acks_done.clear()
+        asyncio.get_running_loop().call_later(self._latency, self._ack_now, data)
+
+    def _ack_now(self, data: bytes) -> None:
+        self._pending_acks -= 1
+        self.write(data)
+        if self._pending_acks == 0:
+            self._acks_done.set()
+
+    async def close_after_acks(self) -> None:
+        """Close gracefully: the acks already due are written first, so none is lost."""
+        if not self.aborted:
+            try:
+                await asyncio.wait_for(self._acks_done.wait(), timeout=5)
+            except asyncio.TimeoutError:
+                pass
+        self.transport.close()
+
+    def abort(self) -> None:
+        """Cut the connection now, losing anything not yet written."""
+        self.aborted = True
+        self.closing = True
+        self.transport.abort()
