@@ -32,8 +32,9 @@ class TokenBucket:
         if self.unlimited:
             return True
         self._refill()
-        if self._tokens >= tokens:
-            self._tokens -= tokens
+        # The epsilon absorbs float drift: a token due "now" must not wait another wake-up.
+        if self._tokens >= tokens - 1e-9:
+            self._tokens = max(0.0, self._tokens - tokens)
             return True
         return False
 

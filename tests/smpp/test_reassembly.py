@@ -8,7 +8,7 @@ import pytest
 from smpp.encoding import segment
 from smpp.reassembly import Concat, Fragment, Reassembler, concat_from_sar, split_udh
 
-TEXT = "我上午十点到营业厅办理补换卡业务，取号以后前面只有六个人，结果足足等了一个多小时才轮到我" * 3
+TEXT = "我上午十点到营业厅办理补换卡业务，取号以后前面只有六个人，结果足足等了一个多小时才轮到我" * 4
 
 
 def _fragments(text: str = TEXT, *, source: str = "8613800000000", ref: int = 7) -> list[Fragment]:
