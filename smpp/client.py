@@ -209,6 +209,11 @@ class SmppClient:
     def _close_links(self, *, requeue: bool) -> None:
         self._set_bound(False)
         for link in self._links:
+            # Acks the SMSC wrote before the drop still count: a segment acked is never resent.
+            for frame in link.salvage():
+                head = wire.header(frame)
+                if head.is_response:
+                    self._on_response(link, head, frame)
             link.close()
         self._links = []
         if requeue and self._outstanding:

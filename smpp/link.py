@@ -139,6 +139,19 @@ class Link:
             raise Dropped(str(exc)) from exc
         return frames
 
+    def salvage(self) -> list[bytes]:
+        """Whole PDUs still readable after the connection failed (acks sent before a close)."""
+        frames: list[bytes] = []
+        try:
+            self.client.sock.setblocking(False)
+            while data := self.client.sock.recv(65536):
+                self._frames.feed(data)
+                while (frame := self._frames.next_frame()) is not None:
+                    frames.append(frame)
+        except (OSError, wire.FramingError, Dropped):
+            pass
+        return frames
+
     def keepalive(self, config: ClientConfig, now: float) -> None:
         """Send enquire_link when idle; Dropped when the last one went unanswered."""
         if self._enquire_seq is not None:

@@ -46,6 +46,8 @@ class Action(StrEnum):
     QUEUE_FULL = "queue_full"  # answer ESME_RMSGQFUL
     DROP = "drop"  # do not accept; close the connection after sending the acks already due
     ACCEPT_AND_DROP = "accept_and_drop"  # accept and log, then close before acking it
+    REJECT = "reject"  # answer ESME_RSUBMITFAIL, a permanent error
+    IGNORE = "ignore"  # accept and log but never answer (the ESME's response timeout fires)
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,9 @@ class SimulatorStats:
     deliveries_refused: int = 0
     nacks_received: int = 0
     unknown_commands: int = 0
+    enquire_links: int = 0
+    unbinds: int = 0
+    max_outstanding: int = 0  # most submits awaiting their ack at once on one session
 
 
 @dataclass
@@ -178,16 +183,23 @@ class SMSCSimulator:
         """Close every connection and the server, and end the thread."""
         if self._loop is None or self._thread is None:
             return
+        try:
+            asyncio.run_coroutine_threadsafe(self.shutdown(), self._loop).result(10)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
 
-        def shutdown() -> None:
-            if self._server is not None:
-                self._server.close()
-            for session in list(self._sessions):
-                session.abort()
-            self._loop.stop()
-
-        self._loop.call_soon_threadsafe(shutdown)
-        self._thread.join(10)
+    async def shutdown(self) -> None:
+        """Stop listening, cut every connection and let their tasks finish."""
+        if self._server is not None:
+            self._server.close()
+        for session in list(self._sessions):
+            session.abort()
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def __enter__(self) -> "SMSCSimulator":
         return self.start()
@@ -251,10 +263,11 @@ class SMSCSimulator:
                         session.write(wire.generic_nack(head.sequence, wire.RINVCMDID))
                     else:
                         handler(session, head, frame)
+                self._changed()  # wake tests waiting on stats, once per read batch
         except (wire.FramingError, ConnectionError) as exc:
             log.warning("simulator session ended: %s", exc)
         finally:
-            await session.close_after_acks()
+            await session.close_after_acks(reader)
             self._sessions.discard(session)
             for delivery in session.inflight.values():
                 self._redeliver(delivery)
@@ -289,10 +302,12 @@ class SMSCSimulator:
 
     def on_enquire_link(self, session: Session, head: wire.Header, frame: bytes) -> None:
         """Answer a keepalive."""
+        self.stats.enquire_links += 1
         session.write(wire.build("enquire_link_resp", sequence=head.sequence))
 
     def on_unbind(self, session: Session, head: wire.Header, frame: bytes) -> None:
         """Answer unbind and close once the acks due are written."""
+        self.stats.unbinds += 1
         session.write(wire.build("unbind_resp", sequence=head.sequence))
         session.bound = False
         session.closing = True
@@ -325,6 +340,10 @@ class SMSCSimulator:
             status = wire.RTHROTTLED if action == Action.THROTTLE else wire.RMSGQFUL
             session.ack(wire.build("submit_sm_resp", sequence=head.sequence, status=status))
             return
+        if action == Action.REJECT:
+            session.ack(wire.build("submit_sm_resp", sequence=head.sequence,
+                                   status=wire.RSUBMITFAIL))
+            return
         if action == Action.DROP:
             self.stats.drops += 1
             session.closing = True
@@ -334,7 +353,13 @@ class SMSCSimulator:
             self.stats.drops += 1
             session.closing = True
             return
+        if action == Action.IGNORE:
+            return
         session.ack(wire.build("submit_sm_resp", sequence=head.sequence, message_id=message_id))
+        self._outstanding(session)
+
+    def _outstanding(self, session: Session) -> None:
+        self.stats.max_outstanding = max(self.stats.max_outstanding, session.pending_acks)
 
     def on_deliver_sm_resp(self, session: Session, head: wire.Header, frame: bytes) -> None:
         """Settle a receipt or reply; an error status means deliver it again later."""

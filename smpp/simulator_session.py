@@ -31,6 +31,11 @@ class Session:
         """True when the ESME bound to transmit."""
         return self.mode in ("transmitter", "transceiver")
 
+    @property
+    def pending_acks(self) -> int:
+        """Acks scheduled but not yet written (the ESME's outstanding window, as seen here)."""
+        return self._pending_acks
+
     def write(self, data: bytes) -> None:
         """Send bytes unless the connection is going away."""
         if not self.transport.is_closing():
@@ -51,14 +56,24 @@ class Session:
         if self._pending_acks == 0:
             self._acks_done.set()
 
-    async def close_after_acks(self) -> None:
-        """Close gracefully: the acks already due are written first, so none is lost."""
+    async def close_after_acks(self, reader: asyncio.StreamReader) -> None:
+        """Close gracefully: write the acks already due, half-close, and discard what the ESME
+        still sends until it closes; closing with unread input would reset the connection and
+        could destroy acks the ESME has not read yet."""
         if not self.aborted:
             try:
                 await asyncio.wait_for(self._acks_done.wait(), timeout=5)
-            except asyncio.TimeoutError:
+                if self.transport.can_write_eof() and not self.transport.is_closing():
+                    self.transport.write_eof()
+                    await asyncio.wait_for(self._discard(reader), timeout=2)
+            except (asyncio.TimeoutError, ConnectionError):
                 pass
         self.transport.close()
+
+    @staticmethod
+    async def _discard(reader: asyncio.StreamReader) -> None:
+        while await reader.read(65536):
+            pass
 
     def abort(self) -> None:
         """Cut the connection now, losing anything not yet written."""
