@@ -64,7 +64,7 @@ class _Segment:
     message: _Message
     index: int
     total: int
-    fields: dict[str, Any]
+    pdu: bytes  # submit_sm encoded by smpplib with sequence 0; the I/O thread stamps the real one
     attempts: int = 0
 
 
@@ -106,7 +106,7 @@ class SmppClient:
             on_receipt=on_receipt or (lambda r: None), on_inbound=on_inbound or (lambda m: None),
             monotonic=monotonic, reassembly_ttl=config.reassembly_ttl_s)
         self.stats = ClientStats()
-        self._inbox: deque[OutgoingMessage] = deque()
+        self._inbox: deque[list[_Segment]] = deque()
         self._cond = threading.Condition()
         self._unfinished = 0
         self._bound = False
@@ -132,11 +132,34 @@ class SmppClient:
         self._thread.start()
 
     def submit(self, message: OutgoingMessage) -> None:
-        """Queue a message for sending; its segments' outcomes arrive at on_submitted."""
+        """Queue a message; its segments' outcomes arrive at on_submitted.
+
+        Segmentation and PDU encoding happen here, on the caller's thread, so the I/O thread
+        only stamps sequence numbers; MessageTooLong is raised here too.
+        """
+        segments = self._encode(message)
         with self._cond:
             self._unfinished += 1
-            self._inbox.append(message)
+            self._inbox.append(segments)
         self._wake()
+
+    def _encode(self, message: OutgoingMessage) -> list[_Segment]:
+        encoded = segment(message.text, ref=message.ref, use_sar=self.config.use_sar)
+        state = _Message(message.key, len(encoded.parts))
+        out = []
+        for part in encoded.parts:
+            pdu = wire.build(
+                "submit_sm", sequence=0,
+                source_addr_ton=self.config.source_addr_ton,
+                source_addr_npi=self.config.source_addr_npi,
+                source_addr=message.source or self.config.source_addr,
+                dest_addr_ton=self.config.dest_addr_ton, dest_addr_npi=self.config.dest_addr_npi,
+                destination_addr=message.destination, esm_class=encoded.esm_class,
+                data_coding=encoded.data_coding,
+                registered_delivery=self.config.registered_delivery,
+                short_message=part.short_message, **part.optional_params())
+            out.append(_Segment(state, part.seqnum, part.total, pdu))
+        return out
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every submitted message has a final result for each segment."""
@@ -257,27 +280,7 @@ class SmppClient:
 
     def _take_inbox(self) -> None:
         while self._inbox:
-            message = self._inbox.popleft()
-            try:
-                segments = segment(message.text, ref=message.ref, use_sar=self.config.use_sar)
-            except ValueError as exc:
-                log.error("cannot encode message %s: %s", message.key, exc)
-                self._final(_Segment(_Message(message.key, 1), 1, 1, {}),
-                            None, wire.RINVMSGLEN, permanent=True)
-                continue
-            state = _Message(message.key, len(segments.parts))
-            for part in segments.parts:
-                fields = dict(
-                    source_addr_ton=self.config.source_addr_ton,
-                    source_addr_npi=self.config.source_addr_npi,
-                    source_addr=message.source or self.config.source_addr,
-                    dest_addr_ton=self.config.dest_addr_ton,
-                    dest_addr_npi=self.config.dest_addr_npi,
-                    destination_addr=message.destination,
-                    esm_class=segments.esm_class, data_coding=segments.data_coding,
-                    registered_delivery=self.config.registered_delivery,
-                    short_message=part.short_message, **part.optional_params())
-                self._pending.append(_Segment(state, part.seqnum, part.total, fields))
+            self._pending.extend(self._inbox.popleft())
 
     def _fill_window(self, now: float) -> None:
         while self._delayed and self._delayed[0][0] <= now:
@@ -286,7 +289,7 @@ class SmppClient:
                and now >= self._paused_until and self._bucket.try_take()):
             seg = self._pending.popleft()
             seg.attempts += 1
-            sequence = self._tx.send("submit_sm", **seg.fields)
+            sequence = self._tx.send_encoded(seg.pdu)
             self._outstanding[sequence] = (seg, now)
             self.stats.submitted += 1
 

@@ -95,6 +95,12 @@ class Link:
         self._out.append(pdu.generate())
         return pdu.sequence
 
+    def send_encoded(self, pdu: bytes) -> int:
+        """Queue a request encoded in advance, stamped with the next sequence number."""
+        sequence = self.client.next_sequence()
+        self._out.append(pdu[:12] + sequence.to_bytes(4, "big") + pdu[16:])
+        return sequence
+
     def queue(self, data: bytes) -> None:
         """Queue raw PDU bytes (responses)."""
         self._out.append(data)
