@@ -254,6 +254,7 @@ class SMSCSimulator:
                 data = await reader.read(65536)
                 if not data:
                     break
+                session.arrived = asyncio.get_running_loop().time()
                 frames.feed(data)
                 while not session.closing and (frame := frames.next_frame()) is not None:
                     head = wire.header(frame)

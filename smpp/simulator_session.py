@@ -18,6 +18,7 @@ class Session:
         self.inflight: dict[int, Any] = {}  # deliver_sm sequence -> delivery awaiting its resp
         self._latency = ack_latency_s
         self._pending_acks = 0
+        self.arrived = 0.0  # loop time when the current batch of PDUs was read
         self._acks_done = asyncio.Event()
         self._acks_done.set()
 
@@ -42,13 +43,14 @@ class Session:
             self.transport.write(data)
 
     def ack(self, data: bytes) -> None:
-        """Send a submit_sm_resp after the ack latency (responses keep their order)."""
+        """Send a submit_sm_resp once the ack latency has passed since the PDU arrived."""
         if self._latency <= 0:
             self.write(data)
             return
         self._pending_acks += 1
         self._acks_done.clear()
-        asyncio.get_running_loop().call_later(self._latency, self._ack_now, data)
+        # Counted from arrival, so the simulator's own parsing time is inside the latency.
+        asyncio.get_running_loop().call_at(self.arrived + self._latency, self._ack_now, data)
 
     def _ack_now(self, data: bytes) -> None:
         self._pending_acks -= 1
