@@ -6,7 +6,8 @@ transmitter and a receiver), and then loops on ``select`` over the sockets and a
 enquire_link that gets no answer, a stream that cannot be framed) it reconnects and rebinds with
 capped exponential backoff.
 
-Outbound: ``submit(OutgoingMessage)`` queues a message; the I/O thread segments it, keeps up to
+Outbound: ``submit(OutgoingMessage)`` segments and encodes a message on the caller's thread and queues
+it; the I/O thread keeps up to
 ``window`` submit_sm outstanding (matched to submit_sm_resp by sequence number) and paces them
 with a token bucket at ``tps``. ESME_RTHROTTLED / ESME_RMSGQFUL / ESME_RSYSERR and response
 timeouts are retried with backoff (a throttling answer also pauses all sending); other errors are
