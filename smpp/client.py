@@ -1,0 +1,400 @@
+"""The ESME client session: one I/O thread owns the SMPP sockets; callers feed it through a queue.
+
+Lifecycle: ``start()`` spawns the I/O thread, which connects, binds (one transceiver, or a
+transmitter and a receiver), and then loops on ``select`` over the sockets and a wake-up pipe.
+``stop()`` unbinds and closes. After any drop (EOF, socket error, unbind from the SMSC, an
+enquire_link that gets no answer, a stream that cannot be framed) it reconnects and rebinds with
+capped exponential backoff.
+
+Outbound: ``submit(OutgoingMessage)`` segments and encodes a message on the caller's thread and queues
+it; the I/O thread keeps up to
+``window`` submit_sm outstanding (matched to submit_sm_resp by sequence number) and paces them
+with a token bucket at ``tps``. ESME_RTHROTTLED / ESME_RMSGQFUL / ESME_RSYSERR and response
+timeouts are retried with backoff (a throttling answer also pauses all sending); other errors are
+reported once as permanent. Every segment's outcome goes to ``on_submitted``.
+
+Delivery guarantee: a segment whose submit_sm_resp arrived is never submitted again by this
+client. A segment in flight when the connection drops, or whose response times out, is submitted
+again: if the SMSC had accepted it and only the ack was lost, the subscriber gets it twice
+(at-least-once). The survey side records each ack, so after a restart it resubmits only
+segments that were never acknowledged.
+
+Inbound: receipts (``esm_class & 0x3C == 0x04``) go to ``on_receipt``; replies are decoded,
+reassembled and handed to ``on_inbound`` *before* deliver_sm_resp is written. If the callback
+raises (the message could not be stored), the answer is ESME_RX_T_APPN so the SMSC retries.
+Callbacks run on the I/O thread: keep them short.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import select
+import socket
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from smpp import wire
+from smpp.config import BindMode, ClientConfig
+from smpp.encoding import segment
+from smpp.inbound import InboundHandler
+from smpp.link import ConnectionFactory, Dropped, Link, open_link
+from smpp.messages import InboundMessage, OutgoingMessage, SubmitResult
+from smpp.receipts import DeliveryReceipt
+from smpp.throttle import TokenBucket
+
+log = logging.getLogger(__name__)
+
+# Errors after which the same submit may succeed later (SMPP 3.4 gives no formal split).
+TEMPORARY_STATUSES = frozenset({wire.RTHROTTLED, wire.RMSGQFUL, wire.RSYSERR})
+THROTTLING_STATUSES = frozenset({wire.RTHROTTLED, wire.RMSGQFUL})
+RESPONSE_TIMEOUT = -1  # status reported for a segment that gave up after response timeouts
+
+
+@dataclass
+class _Message:
+    key: str
+    remaining: int
+
+
+@dataclass
+class _Segment:
+    message: _Message
+    index: int
+    total: int
+    pdu: bytes  # submit_sm encoded by smpplib with sequence 0; the I/O thread stamps the real one
+    attempts: int = 0
+
+
+@dataclass
+class ClientStats:
+    """Counters for tests, benchmarks and logs (read them from any thread; they only grow)."""
+
+    submitted: int = 0
+    acked: int = 0
+    failed: int = 0
+    retries: int = 0
+    throttled: int = 0
+    timeouts: int = 0
+    reconnects: int = 0
+    binds: int = 0
+    receipts: int = 0
+    inbound: int = 0
+    malformed: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class SmppClient:
+    """An ESME session on smpplib with windowing, throttling, retries and reconnects."""
+
+    def __init__(self, config: ClientConfig, *,
+                 on_submitted: Callable[[SubmitResult], None],
+                 on_receipt: Callable[[DeliveryReceipt], None] | None = None,
+                 on_inbound: Callable[[InboundMessage], None] | None = None,
+                 connection_factory: ConnectionFactory | None = None,
+                 sequence_generator: Any = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self._on_submitted = on_submitted
+        self._factory = connection_factory
+        self._sequence_generator = sequence_generator
+        self._monotonic = monotonic
+        self._bucket = TokenBucket(config.tps, monotonic=monotonic)
+        self._inbound = InboundHandler(
+            on_receipt=on_receipt or (lambda r: None), on_inbound=on_inbound or (lambda m: None),
+            monotonic=monotonic, reassembly_ttl=config.reassembly_ttl_s)
+        self.stats = ClientStats()
+        self._inbox: deque[list[_Segment]] = deque()
+        self._cond = threading.Condition()
+        self._unfinished = 0
+        self._bound = False
+        self._stopping = threading.Event()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._thread: threading.Thread | None = None
+        # I/O-thread state below.
+        self._pending: deque[_Segment] = deque()
+        self._delayed: list[tuple[float, int, _Segment]] = []
+        self._tiebreak = itertools.count()
+        self._outstanding: OrderedDict[int, tuple[_Segment, float]] = OrderedDict()
+        self._links: list[Link] = []
+        self._paused_until = 0.0
+        self._throttle_backoff = config.retry_min_s
+
+    # -- caller side (any thread) -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the I/O thread; it connects and binds in the background."""
+        self._thread = threading.Thread(target=self._run, name="smpp-client", daemon=True)
+        self._thread.start()
+
+    def submit(self, message: OutgoingMessage) -> None:
+        """Queue a message; its segments' outcomes arrive at on_submitted.
+
+        Segmentation and PDU encoding happen here, on the caller's thread, so the I/O thread
+        only stamps sequence numbers; MessageTooLong is raised here too.
+        """
+        segments = self._encode(message)
+        with self._cond:
+            self._unfinished += 1
+            self._inbox.append(segments)
+        self._wake()
+
+    def _encode(self, message: OutgoingMessage) -> list[_Segment]:
+        encoded = segment(message.text, ref=message.ref, use_sar=self.config.use_sar)
+        state = _Message(message.key, len(encoded.parts))
+        out = []
+        for part in encoded.parts:
+            pdu = wire.build(
+                "submit_sm", sequence=0,
+                source_addr_ton=self.config.source_addr_ton,
+                source_addr_npi=self.config.source_addr_npi,
+                source_addr=message.source or self.config.source_addr,
+                dest_addr_ton=self.config.dest_addr_ton, dest_addr_npi=self.config.dest_addr_npi,
+                destination_addr=message.destination, esm_class=encoded.esm_class,
+                data_coding=encoded.data_coding,
+                registered_delivery=self.config.registered_delivery,
+                short_message=part.short_message, **part.optional_params())
+            out.append(_Segment(state, part.seqnum, part.total, pdu))
+        return out
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every submitted message has a final result for each segment."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._unfinished == 0, timeout)
+
+    flush = wait_idle
+
+    def wait_bound(self, timeout: float) -> bool:
+        """Wait until the session is bound."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._bound, timeout)
+
+    @property
+    def bound(self) -> bool:
+        """True while a bound session is up."""
+        return self._bound
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Unbind, close the sockets and end the I/O thread; unsent messages are abandoned."""
+        self._stopping.set()
+        self._wake()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send(b"\0")
+        except (BlockingIOError, OSError):
+            pass  # the pipe is full (already awake) or closed (stopping)
+
+    # -- I/O thread ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        backoff = self.config.reconnect_min_s
+        while not self._stopping.is_set():
+            try:
+                self._bind_all()
+                backoff = self.config.reconnect_min_s
+                self._session()
+            except (Dropped, wire.FramingError, OSError) as exc:
+                log.warning("SMPP session lost: %s", exc)
+            except Exception:  # a bug must not end the only I/O thread silently
+                log.exception("SMPP I/O loop failed")
+            self._close_links(requeue=True)
+            if self._stopping.is_set():
+                break
+            self.stats.reconnects += 1
+            # Wait on the stop event rather than sleeping so stop() is prompt during backoff.
+            self._stopping.wait(backoff)
+            backoff = min(backoff * 2, self.config.reconnect_max_s)
+
+    def _bind_all(self) -> None:
+        modes = (["transceiver"] if self.config.bind_mode == BindMode.TRANSCEIVER
+                 else ["transmitter", "receiver"])
+        for mode in modes:
+            self._links.append(open_link(self.config, mode, factory=self._factory,
+                                         sequence_generator=self._sequence_generator,
+                                         now=self._monotonic(), monotonic=self._monotonic))
+        self.stats.binds += 1
+        self._set_bound(True)
+
+    def _set_bound(self, value: bool) -> None:
+        with self._cond:
+            self._bound = value
+            self._cond.notify_all()
+
+    def _close_links(self, *, requeue: bool) -> None:
+        self._set_bound(False)
+        for link in self._links:
+            # Acks the SMSC wrote before the drop still count: a segment acked is never resent.
+            for frame in link.salvage():
+                head = wire.header(frame)
+                if head.is_response:
+                    self._on_response(link, head, frame)
+            link.close()
+        self._links = []
+        if requeue and self._outstanding:
+            # In flight without an ack: submit again (at-least-once, see the module docstring).
+            segments = [seg for seg, _ in self._outstanding.values()]
+            self._outstanding.clear()
+            self.stats.retries += len(segments)
+            self._pending.extendleft(reversed(segments))
+
+    @property
+    def _tx(self) -> Link:
+        return self._links[0]
+
+    def _session(self) -> None:
+        for link in self._links:
+            self._handle_frames(link, link.pop_early())
+        while True:
+            now = self._monotonic()
+            self._take_inbox()
+            if self._stopping.is_set():
+                self._unbind()
+                return
+            self._check_deadlines(now)
+            self._fill_window(now)
+            for link in self._links:
+                link.flush()
+            timeout = self._next_timeout(now)
+            readable, _, _ = select.select([*self._links, self._wake_r], [], [], timeout)
+            for ready in readable:
+                if ready is self._wake_r:
+                    self._drain_wake()
+                else:
+                    self._read(ready)
+
+    def _drain_wake(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def _take_inbox(self) -> None:
+        while self._inbox:
+            self._pending.extend(self._inbox.popleft())
+
+    def _fill_window(self, now: float) -> None:
+        while self._delayed and self._delayed[0][0] <= now:
+            self._pending.appendleft(heapq.heappop(self._delayed)[2])
+        while (self._pending and len(self._outstanding) < self.config.window
+               and now >= self._paused_until and self._bucket.try_take()):
+            seg = self._pending.popleft()
+            seg.attempts += 1
+            sequence = self._tx.send_encoded(seg.pdu)
+            self._outstanding[sequence] = (seg, now)
+            self.stats.submitted += 1
+
+    def _next_timeout(self, now: float) -> float:
+        deadlines = [link.next_deadline(self.config) for link in self._links]
+        if self._outstanding:
+            _, sent = next(iter(self._outstanding.values()))
+            deadlines.append(sent + self.config.response_timeout_s)
+        if self._delayed:
+            deadlines.append(self._delayed[0][0])
+        if self._pending and len(self._outstanding) < self.config.window:
+            deadlines.append(max(self._paused_until, now + self._bucket.wait_time()))
+        return max(0.0, min(deadlines) - now) if deadlines else 1.0
+
+    def _check_deadlines(self, now: float) -> None:
+        for link in self._links:
+            link.keepalive(self.config, now)
+        limit = now - self.config.response_timeout_s
+        while self._outstanding:
+            sequence, (seg, sent) = next(iter(self._outstanding.items()))
+            if sent > limit:
+                break
+            del self._outstanding[sequence]
+            self.stats.timeouts += 1
+            log.warning("no submit_sm_resp for %s part %d (sequence %d)",
+                        seg.message.key, seg.index, sequence)
+            self._retry_or_fail(seg, RESPONSE_TIMEOUT, now)
+
+    def _read(self, link: Link) -> None:
+        self._handle_frames(link, link.receive())
+
+    def _handle_frames(self, link: Link, frames: list[bytes]) -> None:
+        for frame in frames:
+            head = wire.header(frame)
+            if head.is_response:
+                self._on_response(link, head, frame)
+            else:
+                answer = self._inbound.handle_request(head, frame, self.stats)
+                if answer is not None:
+                    link.queue(answer)
+                if head.name == "unbind":
+                    link.flush()
+                    raise Dropped("the SMSC unbound")
+        link.flush()
+
+    def _on_response(self, link: Link, head: wire.Header, frame: bytes) -> None:
+        if link.on_response(head):
+            return  # enquire_link_resp / unbind_resp bookkeeping
+        entry = self._outstanding.pop(head.sequence, None)
+        if entry is None:
+            log.warning("response %#x for unknown sequence %d", head.command_id, head.sequence)
+            return
+        seg, _ = entry
+        now = self._monotonic()
+        if head.status == wire.ROK and head.name == "submit_sm_resp":
+            message_id = wire.text_field(wire.parse(frame).message_id)
+            self._throttle_backoff = self.config.retry_min_s
+            self.stats.acked += 1
+            self._final(seg, message_id, wire.ROK, permanent=False)
+        elif head.status in TEMPORARY_STATUSES:
+            if head.status in THROTTLING_STATUSES:
+                self.stats.throttled += 1
+                # Slow everyone down, not just this segment: the SMSC is telling us our rate.
+                self._paused_until = now + self._throttle_backoff
+                self._throttle_backoff = min(self._throttle_backoff * 2, self.config.retry_max_s)
+            self._retry_or_fail(seg, head.status, now)
+        else:
+            self._final(seg, None, head.status or wire.RSYSERR, permanent=True)
+
+    def _retry_or_fail(self, seg: _Segment, status: int, now: float) -> None:
+        if seg.attempts >= self.config.max_attempts:
+            self._final(seg, None, status, permanent=False)
+            return
+        self.stats.retries += 1
+        delay = min(self.config.retry_min_s * 2 ** (seg.attempts - 1), self.config.retry_max_s)
+        heapq.heappush(self._delayed, (now + delay, next(self._tiebreak), seg))
+
+    def _final(self, seg: _Segment, message_id: str | None, status: int, *, permanent: bool) -> None:
+        if status != wire.ROK:
+            self.stats.failed += 1
+        try:
+            self._on_submitted(SubmitResult(seg.message.key, seg.index, seg.total, message_id,
+                                            status, permanent))
+        except Exception:
+            log.exception("on_submitted failed for %s part %d", seg.message.key, seg.index)
+        seg.message.remaining -= 1
+        if seg.message.remaining == 0:
+            with self._cond:
+                self._unfinished -= 1
+                if self._unfinished == 0:
+                    self._cond.notify_all()
+
+    def _unbind(self) -> None:
+        deadline = self._monotonic() + min(2.0, self.config.response_timeout_s)
+        for link in self._links:
+            link.send("unbind")
+            link.flush()
+        while any(link.bound for link in self._links):
+            remaining = deadline - self._monotonic()
+            if remaining <= 0:
+                break
+            readable, _, _ = select.select(self._links, [], [], remaining)
+            for link in readable:
+                try:
+                    self._read(link)
+                except (Dropped, OSError, wire.FramingError):
+                    link.bound = False

@@ -1,0 +1,111 @@
+"""Requests the SMSC sends us: receipts and replies become dataclasses handed to callbacks, and
+every request gets the answer SMPP expects, including the malformed ones."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable
+
+from smpp import wire
+from smpp.encoding import ESM_UDHI, decode
+from smpp.messages import InboundMessage
+from smpp.reassembly import Fragment, Reassembler, concat_from_sar, split_udh
+from smpp.receipts import DeliveryReceipt, is_receipt_esm, receipt_from_deliver
+
+log = logging.getLogger(__name__)
+
+
+class InboundHandler:
+    """Turns deliver_sm into receipts and replies, and builds the response PDU for each request."""
+
+    def __init__(self, *, on_receipt: Callable[[DeliveryReceipt], None],
+                 on_inbound: Callable[[InboundMessage], None],
+                 monotonic: Callable[[], float] = time.monotonic,
+                 reassembly_ttl: float = 600.0) -> None:
+        self._on_receipt = on_receipt
+        self._on_inbound = on_inbound
+        self._monotonic = monotonic
+        self.reassembler = Reassembler(ttl=reassembly_ttl)
+
+    def handle_request(self, head: wire.Header, frame: bytes, stats: Any) -> bytes | None:
+        """Act on one request PDU and return the bytes of its response (None: no response)."""
+        name = head.name
+        if name is None:
+            stats.malformed += 1
+            log.error("unknown command id %#x (sequence %d): generic_nack", head.command_id,
+                      head.sequence)
+            return wire.generic_nack(head.sequence, wire.RINVCMDID)
+        if name == "enquire_link":
+            return wire.build("enquire_link_resp", sequence=head.sequence)
+        if name == "unbind":
+            return wire.build("unbind_resp", sequence=head.sequence)
+        if name == "alert_notification":
+            return None  # has no response PDU
+        if name != "deliver_sm":
+            stats.malformed += 1
+            log.error("unexpected %s from the SMSC: generic_nack", name)
+            return wire.generic_nack(head.sequence, wire.RINVCMDID)
+        try:
+            pdu = wire.parse(frame)
+        except Exception as exc:  # smpplib raises struct.error, KeyError, ... on broken bodies
+            stats.malformed += 1
+            log.error("malformed deliver_sm (sequence %d): %s", head.sequence, exc)
+            return wire.build("deliver_sm_resp", sequence=head.sequence, status=wire.RINVMSGLEN)
+        status = self._deliver(pdu, stats)
+        return wire.build("deliver_sm_resp", sequence=head.sequence, status=status)
+
+    def _deliver(self, pdu: Any, stats: Any) -> int:
+        esm = pdu.esm_class or 0
+        data_coding = pdu.data_coding or 0
+        body = pdu.short_message or pdu.message_payload or b""
+        source, destination = wire.text_field(pdu.source_addr), wire.text_field(pdu.destination_addr)
+        if is_receipt_esm(esm):
+            return self._receipt(pdu, decode(body, data_coding), source, destination, stats)
+        if esm & ESM_UDHI:
+            concat, body = split_udh(body)
+        else:
+            concat = concat_from_sar(pdu.sar_msg_ref_num, pdu.sar_total_segments,
+                                     pdu.sar_segment_seqnum)
+        if concat is None or concat.total == 1:
+            return self._store(InboundMessage(source, destination, decode(body, data_coding),
+                                              data_coding), stats)
+        now = self._monotonic()
+        assembled = self.reassembler.add(
+            Fragment(source, destination, concat, body, data_coding), now=now)
+        if assembled is None:
+            return wire.ROK
+        status = self._store(InboundMessage(source, destination, assembled.text, data_coding,
+                                            segments=concat.total, reference=concat.ref), stats)
+        if status != wire.ROK:
+            # Keep the other parts: the SMSC resends only the one we refuse.
+            self.reassembler.restore(assembled, except_seqnum=concat.seqnum, now=now)
+        return status
+
+    def _receipt(self, pdu: Any, text: str, source: str, destination: str, stats: Any) -> int:
+        network_error = pdu.network_error_code.hex() if pdu.network_error_code else None
+        receipt = receipt_from_deliver(
+            text, receipted_message_id=wire.text_field(pdu.receipted_message_id) or None,
+            message_state=pdu.message_state, network_error=network_error,
+            source=source, destination=destination)
+        if receipt is None:
+            # Retrying cannot make an unreadable receipt readable: acknowledge and log it.
+            stats.malformed += 1
+            log.error("unreadable delivery receipt from %s: %r", source, text)
+            return wire.ROK
+        try:
+            self._on_receipt(receipt)
+        except Exception:
+            log.exception("on_receipt failed for %s; asking the SMSC to retry", receipt.message_id)
+            return wire.RX_T_APPN
+        stats.receipts += 1
+        return wire.ROK
+
+    def _store(self, message: InboundMessage, stats: Any) -> int:
+        try:
+            self._on_inbound(message)
+        except Exception:
+            log.exception("on_inbound failed for a reply from %s; asking the SMSC to retry",
+                          message.source)
+            return wire.RX_T_APPN
+        stats.inbound += 1
+        return wire.ROK

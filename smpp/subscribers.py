@@ -1,0 +1,90 @@
+"""Simulated subscribers: who answers a survey SMS, how, and with what words.
+
+A reply function has the shape ``(destination, mt_text, rng) -> list[str]``: the texts the
+subscriber sends back (empty when they ignore the message). `ReplyMix` draws a kind of reply
+from configurable weights; its texts are the kinds real subscribers send (full-width digits,
+verbal answers in Chinese, a score with a reason, long complaints that need several SMS, opt-outs).
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Callable, Mapping
+
+ReplyFn = Callable[[str, str, random.Random], list[str]]
+
+
+class ReplyKind(StrEnum):
+    """What a simulated subscriber does with a survey question."""
+
+    DIGIT = "digit"
+    FULLWIDTH_DIGIT = "fullwidth_digit"
+    VERBAL = "verbal"
+    SCORE_WITH_REASON = "score_with_reason"
+    LONG_COMPLAINT = "long_complaint"
+    OPT_OUT = "opt_out"
+    SILENT = "silent"
+
+
+DEFAULT_WEIGHTS: Mapping[ReplyKind, float] = {
+    ReplyKind.DIGIT: 45, ReplyKind.FULLWIDTH_DIGIT: 8, ReplyKind.VERBAL: 15,
+    ReplyKind.SCORE_WITH_REASON: 10, ReplyKind.LONG_COMPLAINT: 4, ReplyKind.OPT_OUT: 3,
+    ReplyKind.SILENT: 15,
+}
+
+# Scores skew to the top, as real satisfaction surveys do (1 is best on the csat scale).
+_SCORE_WEIGHTS = (55, 25, 10, 6, 4)
+_FULLWIDTH = "１２３４５６７８９０"
+_VERBAL = {1: ["非常满意", "很满意，谢谢", "满意满意"], 2: ["满意", "还行挺好的"],
+           3: ["一般", "一般般吧"], 4: ["不满意", "不太满意"], 5: ["非常不满意", "太差了"]}
+_REASONS = ["排队太久", "等了很久", "服务态度差", "业务不熟练", "问题没解决", "收费不清楚",
+            "网络信号不好", "系统老是卡"]
+_REASON_REPLIES = ["1", "2", "1 2", "等待时间太长了", "营业员态度不好", "4", "6 办了两次都没办好",
+                   "资费太贵，套餐说明不清楚"]
+_OPT_OUTS = ["TD", "退订", "td", "0000"]
+_COMPLAINT = (
+    "我上午十点到营业厅办理补换卡业务，取号以后前面只有六个人，结果足足等了一个多小时才轮到我，"
+    "中间好几个窗口都没有人办理业务，工作人员在聊天。轮到我以后又说系统故障要重新填写资料，"
+    "来回折腾了两次，最后还多收了我十块钱的费用，问了也没有人能解释清楚。希望你们认真改进服务，"
+    "不然我真的要考虑换运营商了。"
+)
+
+
+@dataclass(frozen=True)
+class ReplyMix:
+    """A weighted mix of reply kinds; call it as a reply function."""
+
+    weights: Mapping[ReplyKind, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+
+    def __call__(self, destination: str, mt_text: str, rng: random.Random) -> list[str]:
+        """Replies of one subscriber to one survey message."""
+        if "原因" in mt_text:  # the follow-up question asks why: answer with reason codes or words
+            return [] if rng.random() < 0.1 else [rng.choice(_REASON_REPLIES)]
+        kinds = list(self.weights)
+        kind = rng.choices(kinds, weights=[self.weights[k] for k in kinds])[0]
+        return reply_of_kind(kind, rng)
+
+
+def reply_of_kind(kind: ReplyKind, rng: random.Random) -> list[str]:
+    """One subscriber's replies of the given kind."""
+    score = rng.choices(range(1, 6), weights=_SCORE_WEIGHTS)[0]
+    if kind == ReplyKind.DIGIT:
+        return [str(score)]
+    if kind == ReplyKind.FULLWIDTH_DIGIT:
+        return [_FULLWIDTH[score - 1]]
+    if kind == ReplyKind.VERBAL:
+        return [rng.choice(_VERBAL[score])]
+    if kind == ReplyKind.SCORE_WITH_REASON:
+        low = rng.choice([3, 4, 5])
+        return [f"{rng.choice([str(low), _FULLWIDTH[low - 1]])} {rng.choice(_REASONS)}"]
+    if kind == ReplyKind.LONG_COMPLAINT:
+        return ["5 " + _COMPLAINT]
+    if kind == ReplyKind.OPT_OUT:
+        return [rng.choice(_OPT_OUTS)]
+    return []
+
+
+def always(text: str) -> ReplyFn:
+    """A reply function that answers every message with the same text (for tests)."""
+    return lambda destination, mt_text, rng: [text]
