@@ -1,7 +1,6 @@
 """Fixtures: a simulator on a free loopback port and a client wired to collecting callbacks."""
 from __future__ import annotations
 
-import socket
 import threading
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -14,18 +13,7 @@ from smpp.messages import InboundMessage, SubmitResult
 from smpp.receipts import DeliveryReceipt
 from smpp.simulator import SMSCSimulator, SimulatorConfig
 
-_real_connect = socket.socket.connect
-
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail any connection that is not to loopback."""
-    def guarded(self: socket.socket, address: object) -> object:
-        if isinstance(address, tuple) and address[0] not in ("127.0.0.1", "::1", "localhost"):
-            raise AssertionError(f"test tried to connect to {address}")
-        return _real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
+# The loopback-only guard is the autouse fixture in tests/conftest.py.
 
 
 @dataclass

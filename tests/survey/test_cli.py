@@ -9,7 +9,10 @@ from sqlalchemy import func, select
 
 from channels.accounts import authenticate_token
 from channels.models import Base, BusinessType, Interaction, Outlet
+from channels.taxonomy import DEFAULT_BUSINESS_TYPES
+from survey.app import create_app
 from survey.cli import main
+from survey.runtime import Runtime
 
 
 def invoke(app, *args, input=None):
@@ -21,10 +24,16 @@ def test_migrations_match_the_models(connection):
     assert compare_metadata(context, Base.metadata) == []
 
 
-def test_db_upgrade_is_idempotent_and_seeds_business_types(app, db):
-    result = invoke(app, "db", "upgrade")
-    assert "0 business types added" in result.output
-    assert db.scalar(select(BusinessType.id).where(BusinessType.name == "宽带")) is not None
+def test_db_upgrade_builds_a_fresh_database_and_is_idempotent(settings, clock):
+    runtime = Runtime.build(settings.replace(database_url=""), clock=clock)
+    app = create_app(runtime=runtime)
+    first = invoke(app, "db", "upgrade")
+    assert f"{len(DEFAULT_BUSINESS_TYPES)} business types added" in first.output
+    assert "0 business types added" in invoke(app, "db", "upgrade").output
+    with runtime.session_factory() as db:
+        assert db.scalar(select(BusinessType.id).where(BusinessType.name == "宽带")) is not None
+        assert db.scalar(select(func.count()).select_from(Interaction)) == 0
+    runtime.engine.dispose()
 
 
 def test_import_commands_store_rows_and_print_a_summary(app, db, tmp_path):
