@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -13,7 +14,10 @@ from channels.services import seed_business_types
 from channels.taxonomy import Role
 from survey import database
 from survey.app import create_app
+from smpp.simulator import run_simulator
 from survey.demo import demo_command
+from survey.engine import build_worker
+from survey.replies_eval import evaluate, format_report
 from survey.web import get_runtime
 
 
@@ -128,6 +132,46 @@ def serve(host: str | None, port: int | None) -> None:
     runtime = get_runtime()
     run_simple(host or runtime.settings.host, port or runtime.settings.port,
                create_app(runtime=runtime), threaded=True)
+
+
+@main.command("worker")
+def worker_command() -> None:
+    """Run the survey engine: evaluate, send over SMPP, understand replies, expire (Ctrl-C stops)."""
+    runtime = get_runtime()
+    worker = build_worker(runtime)
+    worker.start()
+    click.echo(f"worker running against SMSC {runtime.settings.smpp_host}:{runtime.settings.smpp_port}")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker.stop()
+
+
+@main.command("smsc")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=None, help="default: TOUCHPOINT_SMPP_PORT")
+@click.option("--ack-latency-ms", type=float, default=0.0, show_default=True)
+@click.option("--reply-delay-s", type=float, default=5.0, show_default=True)
+@click.option("--no-replies", is_flag=True, help="subscribers never reply")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=Path), help="JSONL log of submits")
+@click.option("--seed", type=int, default=0, show_default=True)
+def smsc_command(host: str, port: int | None, ack_latency_ms: float, reply_delay_s: float,
+                 no_replies: bool, log_path: Path | None, seed: int) -> None:
+    """Run the bundled SMSC simulator (SMPP 3.4 over TCP) with subscribers who reply."""
+    settings = get_runtime().settings
+    run_simulator(host, port if port is not None else settings.smpp_port, settings.smpp_system_id,
+                  settings.smpp_password, ack_latency_s=ack_latency_ms / 1000, replies=not no_replies,
+                  reply_delay_s=reply_delay_s, log_path=log_path, seed=seed,
+                  ready=lambda bound: click.echo(f"SMSC simulator listening on {host}:{bound}"))
+
+
+@main.command("replies-eval")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def replies_eval_command(file: Path) -> None:
+    """Score the reply parser on labelled replies (JSONL); the last line is the accuracy."""
+    click.echo(format_report(evaluate(file)))
 
 
 main.add_command(demo_command)

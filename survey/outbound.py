@@ -119,17 +119,20 @@ def _on_failure(db: Session, message: OutboundMessage, result: SubmitResult, *, 
                                   end=ctx.config.quiet_end)
 
 
-def record_receipts(db: Session, receipts: Iterable[DeliveryReceipt], *, now: datetime) -> int:
-    """Match receipts to segments whatever the id's form; returns how many matched."""
-    matched = 0
+def record_receipts(db: Session, receipts: Iterable[DeliveryReceipt], *, now: datetime) -> list[DeliveryReceipt]:
+    """Match receipts to segments whatever the id's form; returns those that matched no segment.
+
+    A receipt can overtake its submit_sm_resp, so the caller offers the unmatched ones again later.
+    """
+    unmatched = []
     for receipt in receipts:
         candidates = message_id_candidates(receipt.message_id)
         segment = db.scalar(select(OutboundSegment).where(or_(
             OutboundSegment.smsc_id.in_(candidates), OutboundSegment.smsc_id_alt.in_(candidates)))
             .order_by(OutboundSegment.id.desc()).limit(1))
         if segment is None:
+            unmatched.append(receipt)
             continue
-        matched += 1
         if segment.receipt_status is not None and ReceiptStatus(segment.receipt_status).is_final:
             continue  # SMSCs resend receipts; the second is a no-op
         segment.receipt_status = receipt.status.value
@@ -137,7 +140,7 @@ def record_receipts(db: Session, receipts: Iterable[DeliveryReceipt], *, now: da
         segment.receipt_at = receipt.done_date or now
         if receipt.status.is_final:
             _settle_delivery(db, segment.message_id, now=now)
-    return matched
+    return unmatched
 
 
 def _settle_delivery(db: Session, message_id: int, *, now: datetime) -> None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from smpp.config import BindMode, ClientConfig
 from survey.clock import Clock, SystemClock
 from survey.database import make_engine, make_session_factory
 from survey.settings import Settings, load_settings
@@ -26,3 +27,15 @@ class Runtime:
         engine = engine or make_engine(settings.sqlalchemy_url)
         return cls(settings=settings, clock=clock or SystemClock(), engine=engine,
                    session_factory=session_factory or make_session_factory(engine))
+
+    def client_config(self, **overrides) -> ClientConfig:
+        """The SMPP client's configuration from the settings."""
+        s = self.settings
+        values = dict(
+            host=s.smpp_host, port=s.smpp_port, system_id=s.smpp_system_id, password=s.smpp_password,
+            system_type=s.smpp_system_type, bind_mode=BindMode(s.smpp_bind_mode), source_addr=s.smpp_source_addr,
+            window=s.smpp_window, tps=s.smpp_tps or None, use_sar=s.smpp_use_sar,
+            enquire_link_s=s.smpp_enquire_link_s, response_timeout_s=s.smpp_response_timeout_s,
+        )
+        values.update(overrides)
+        return ClientConfig(**values)

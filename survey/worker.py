@@ -17,7 +17,7 @@ import logging
 import queue
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Mapping
 
 from sqlalchemy import select
@@ -40,6 +40,7 @@ from survey.states import SessionState
 log = logging.getLogger(__name__)
 
 OPEN = (SessionState.SCHEDULED, SessionState.SENT, SessionState.WAITING)
+RECEIPT_PATIENCE = timedelta(minutes=10)
 
 
 @dataclass
@@ -87,6 +88,7 @@ class Worker:
                                      on_receipt=self._events.put, on_inbound=self._store_reply)
         self._scheduler = None
         self._carry: list = []
+        self._held: dict[DeliveryReceipt, datetime] = {}  # unmatched receipt -> first seen
 
     def _now(self) -> datetime:
         return self.runtime.clock.now()
@@ -117,6 +119,7 @@ class Worker:
         return len(messages)
 
     def record(self, now: datetime | None = None) -> int:
+        """Store acks and receipts in arrival order, then look again for receipts that overtook their ack."""
         now = now or self._now()
         events, self._carry = self._carry, []
         while True:
@@ -124,28 +127,43 @@ class Worker:
                 events.append(self._events.get_nowait())
             except queue.Empty:
                 break
-        if not events:
+        held = list(self._held)
+        if not events and not held:
             return 0
         try:
-            self._record(events, now)
+            with self.runtime.session_factory.begin() as db:
+                unmatched = self._record(db, events, now)
+                unmatched += outbound.record_receipts(db, held, now=now)
         except Exception:
             self._carry = events  # not lost: the next run records them
             raise
+        self._hold(unmatched, now)
         return len(events)
 
-    def _record(self, events: list, now: datetime) -> None:
-        with self.runtime.session_factory.begin() as db:
-            # Keep arrival order: a receipt can only match a segment whose ack is stored.
-            run: list = []
-            for event in events + [None]:
-                if run and (event is None or type(event) is not type(run[0])):
-                    if isinstance(run[0], SubmitResult):
-                        outbound.record_submit_results(db, run, now=now, ctx=self.ctx)
-                    else:
-                        outbound.record_receipts(db, run, now=now)
-                    run = []
-                if event is not None:
-                    run.append(event)
+    def _record(self, db, events: list, now: datetime) -> list[DeliveryReceipt]:
+        unmatched: list[DeliveryReceipt] = []
+        run: list = []
+        for event in events + [None]:
+            if run and (event is None or type(event) is not type(run[0])):
+                if isinstance(run[0], SubmitResult):
+                    outbound.record_submit_results(db, run, now=now, ctx=self.ctx)
+                else:
+                    unmatched += outbound.record_receipts(db, run, now=now)
+                run = []
+            if event is not None:
+                run.append(event)
+        return unmatched
+
+    def _hold(self, receipts: list[DeliveryReceipt], now: datetime) -> None:
+        """Receipts that match nothing yet wait for their ack; after RECEIPT_PATIENCE they are dropped."""
+        held = {}
+        for receipt in receipts:
+            first_seen = self._held.get(receipt, now)
+            if now - first_seen < RECEIPT_PATIENCE:
+                held[receipt] = first_seen
+            else:
+                log.warning("receipt for unknown SMSC id %s dropped", receipt.message_id)
+        self._held = held
 
     def replies(self, now: datetime | None = None) -> Counter:
         now = now or self._now()
