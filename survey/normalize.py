@@ -56,6 +56,8 @@ def _translation() -> dict[int, str]:
 def normalise(text: str) -> str:
     """Fold width, case, traditional characters, circled digits; drop emoji, controls and punctuation."""
     text = text[:MAX_CHARS]
+    if text.isalnum() and text.isascii():  # the common reply: "1", "10", "td"
+        return text.lower()
     if not text.isascii():
         text = _SURROGATES.sub("", text)  # lone surrogates cannot be encoded and mean nothing
         text = unicodedata.normalize("NFKC", text)

@@ -59,13 +59,20 @@ def _set_apart(norm: str, start: int, end: int, lex: Lexicon) -> bool:
     return True
 
 
+def _inside(spans: list[tuple[int, int]], position: int) -> bool:
+    for start, end in spans:
+        if start <= position < end:
+            return True
+    return False
+
+
 def read_numbers(norm: str, masked: list[tuple[int, int]], question: Question, lex: Lexicon) -> NumberReading:
     """The answer numbers in a normalised reply, skipping spans already read as words."""
     reading = NumberReading()
     options = {o.value for o in question.options}
     for match in _NUMBER.finditer(norm):
         start, end = match.span()
-        if any(s <= start < e for s, e in masked) or _quantity(norm, start, end, lex):
+        if _inside(masked, start) or _quantity(norm, start, end, lex):
             continue
         digits = match.group(1)
         if digits is None:

@@ -11,7 +11,7 @@ from enum import StrEnum
 from survey.definitions import Question, QuestionKind
 from survey.lexicon import REASON_CODES, Cat, Lexicon, lexicon
 from survey.normalize import normalise
-from survey.numbers import NumberReading, read_numbers
+from survey.numbers import MAX_ANSWER_DIGITS, NumberReading, read_numbers
 from survey.phrases import Match, PhraseTrie
 from survey.verbal import VerbalHit, adjacent, read_levels
 
@@ -91,15 +91,19 @@ def parse_reply(question: Question, text: str) -> ParsedReply:
     if not norm:
         return ParsedReply(ReplyKind.UNCLEAR, None, (), text)
     lex = lexicon()
-    matches = compiled.replies.scan(norm)
-    if _is_optout(matches, norm, lex):
-        return ParsedReply(ReplyKind.OPTOUT, None, (), text)
-    hits = read_levels(matches, norm)
-    numbers = read_numbers(norm, _masked(matches, hits), question, lex)
     kind = question.kind
+    # Most replies are a bare number: no phrase in the lexicons is a number of at most 3 digits
+    # ("0000" is 4), so such a reply needs no phrase scanning.
+    bare_number = len(norm) <= MAX_ANSWER_DIGITS and norm.isdigit()
+    matches = [] if bare_number else compiled.replies.scan(norm)
+    if matches and _is_optout(matches, norm, lex):
+        return ParsedReply(ReplyKind.OPTOUT, None, (), text)
+    hits = read_levels(matches, norm) if matches else []
+    numbers = read_numbers(norm, _masked(matches, hits), question, lex)
+    reason_matches = [] if bare_number else compiled.reasons.scan(norm)
     if kind is QuestionKind.REASONS:
-        return _reasons_reply(compiled, norm, matches, hits, numbers, text)
-    reasons = _lexicon_reasons(compiled.reasons.scan(norm), hits, norm)
+        return _reasons_reply(compiled, norm, matches, hits, reason_matches, numbers, text)
+    reasons = _lexicon_reasons(reason_matches, hits, norm) if reason_matches else ()
     if numbers.out_of_range or len(set(numbers.values)) > 1:
         return ParsedReply(ReplyKind.UNCLEAR, None, (), text)  # "8", "1 2": ask again
     value = numbers.values[0] if numbers.values else None
@@ -119,7 +123,7 @@ def _is_optout(matches: list[Match], norm: str, lex: Lexicon) -> bool:
             return True
         if match.has(Cat.OPTOUT_WEAK):
             weak += 1
-        if any(tag[0] in _OPTOUT_COMPANIONS for tag in match.tags):
+        if match.categories & _OPTOUT_COMPANIONS:
             covered += match.end - match.start
     if not weak:
         return False
@@ -137,7 +141,7 @@ def _masked(matches: list[Match], hits: list[VerbalHit]) -> list[tuple[int, int]
     """Spans whose characters are words, not numbers: "一般", "十分满意", "一直占线"."""
     used = {i for hit in hits for i in hit.used}
     return [(m.start, m.end) for i, m in enumerate(matches)
-            if i in used or any(tag[0] not in _MODIFIER_CATS for tag in m.tags)]
+            if i in used or not m.categories <= _MODIFIER_CATS]
 
 
 def _verbal_value(compiled: _Compiled, norm: str, matches: list[Match], hits: list[VerbalHit]) -> int | None:
@@ -190,8 +194,7 @@ def _ordered(codes: set[str]) -> tuple[str, ...]:
 
 
 def _reasons_reply(compiled: _Compiled, norm: str, matches: list[Match], hits: list[VerbalHit],
-                   numbers: NumberReading, text: str) -> ParsedReply:
-    reason_matches = compiled.reasons.scan(norm)
+                   reason_matches: list[Match], numbers: NumberReading, text: str) -> ParsedReply:
     codes = set(_lexicon_reasons(reason_matches, hits, norm))
     codes.update(compiled.option_reasons[v] for v in numbers.values if v in compiled.option_reasons)
     if not codes:

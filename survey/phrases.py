@@ -28,10 +28,11 @@ class Match:
     start: int
     end: int
     tags: tuple[Tag, ...]
+    categories: frozenset  # the first element of every tag, for quick membership tests
 
     def has(self, category: str) -> bool:
         """True when one of the tags is of this category."""
-        return any(tag[0] == category for tag in self.tags)
+        return category in self.categories
 
     def get(self, category: str) -> Tag | None:
         """The first tag of this category, if any."""
@@ -51,9 +52,12 @@ class PhraseTrie:
         node = self._root
         for char in phrase:
             node = node.setdefault(char, {})
-        tags = node.setdefault(_END, [])
+        old = node.get(_END)
+        tags = old[0] if old else ()
         if tag not in tags:
-            tags.append(tag)
+            tags = (*tags, tag)
+        # Precomputed per phrase: its tags, their categories, and whether its ends need a boundary check.
+        node[_END] = (tags, frozenset(t[0] for t in tags), bool(_kind(phrase[0])), bool(_kind(phrase[-1])))
 
     def add_all(self, phrases: Iterable[str], tag: Tag) -> None:
         """Add several phrases with the same tag."""
@@ -76,27 +80,25 @@ class PhraseTrie:
             if node is None:
                 i += 1
                 continue
-            best_end, best_tags = 0, None
+            best_end, best = 0, None
             j = i
             while node is not None:
                 j += 1
-                tags = node.get(_END)
-                if tags is not None and self._bounded(text, i, j):
-                    best_end, best_tags = j, tags
+                entry = node.get(_END)
+                if entry is not None and self._bounded(text, i, j, entry[2], entry[3]):
+                    best_end, best = j, entry
                 if j >= n:
                     break
                 node = node.get(text[j])
-            if best_tags is None:
+            if best is None:
                 i += 1
                 continue
-            matches.append(Match(i, best_end, tuple(best_tags)))
+            matches.append(Match(i, best_end, best[0], best[1]))
             i = best_end
         return matches
 
     @staticmethod
-    def _bounded(text: str, start: int, end: int) -> bool:
-        first = _kind(text[start])
-        if first and start > 0 and _kind(text[start - 1]) == first:
+    def _bounded(text: str, start: int, end: int, check_start: bool, check_end: bool) -> bool:
+        if check_start and start > 0 and _kind(text[start - 1]) == _kind(text[start]):
             return False
-        last = _kind(text[end - 1])
-        return not (last and end < len(text) and _kind(text[end]) == last)
+        return not (check_end and end < len(text) and _kind(text[end]) == _kind(text[end - 1]))
