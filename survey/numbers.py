@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from survey.definitions import Question, QuestionKind
 from survey.lexicon import Lexicon
@@ -17,10 +17,9 @@ _JOINERS = ":./-"  # 3:30, 3.5, 5/1, 5-1
 MAX_ANSWER_DIGITS = 3  # longer runs are phone numbers, ids, years: never an answer
 
 
-@dataclass
-class NumberReading:
-    values: list[int] = field(default_factory=list)  # answers in range, in text order
-    out_of_range: bool = False  # a number that looks like an answer but is not an option
+class NumberReading(NamedTuple):
+    values: list[int]  # answers in range, in text order
+    out_of_range: bool  # a number that looks like an answer but is not an option
 
 
 def _is_cjk(char: str) -> bool:
@@ -66,10 +65,12 @@ def _inside(spans: list[tuple[int, int]], position: int) -> bool:
     return False
 
 
-def read_numbers(norm: str, masked: list[tuple[int, int]], question: Question, lex: Lexicon) -> NumberReading:
+def read_numbers(norm: str, masked: list[tuple[int, int]], question: Question, options: frozenset[int],
+                 lex: Lexicon) -> NumberReading:
     """The answer numbers in a normalised reply, skipping spans already read as words."""
-    reading = NumberReading()
-    options = {o.value for o in question.options}
+    values: list[int] = []
+    out_of_range = False
+    reasons_kind = question.kind is QuestionKind.REASONS
     for match in _NUMBER.finditer(norm):
         start, end = match.span()
         if _inside(masked, start) or _quantity(norm, start, end, lex):
@@ -85,15 +86,15 @@ def read_numbers(norm: str, masked: list[tuple[int, int]], question: Question, l
         if len(digits) > MAX_ANSWER_DIGITS:
             continue
         value = int(digits)
-        if question.kind is QuestionKind.REASONS:
+        if reasons_kind:
             if value in options:
-                reading.values.append(value)
+                values.append(value)
             elif len(digits) <= len(options) and all(int(d) in options for d in digits):
-                reading.values.extend(int(d) for d in digits)  # "13" when 13 is not an option: 1 and 3
+                values.extend(int(d) for d in digits)  # "13" when 13 is not an option: 1 and 3
             else:
-                reading.out_of_range = True
+                out_of_range = True
         elif question.min_value <= value <= question.max_value:
-            reading.values.append(value)
+            values.append(value)
         else:
-            reading.out_of_range = True
-    return reading
+            out_of_range = True
+    return NumberReading(values, out_of_range)

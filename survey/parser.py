@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from survey.definitions import Question, QuestionKind
 from survey.lexicon import REASON_CODES, Cat, Lexicon, lexicon
@@ -22,8 +23,7 @@ class ReplyKind(StrEnum):
     UNCLEAR = "unclear"
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedReply:
+class ParsedReply(NamedTuple):  # immutable and cheap to build: one per reply
     kind: ReplyKind
     value: int | None
     reasons: tuple[str, ...]
@@ -45,6 +45,7 @@ class _Compiled:
     replies: PhraseTrie
     reasons: PhraseTrie
     level_values: dict[int, int]  # verbal level -> option value (scale questions)
+    option_values: frozenset[int]
     option_reasons: dict[int, str]  # option value -> reason code (reasons questions)
 
 
@@ -71,7 +72,8 @@ def _compile(question: Question) -> _Compiled:
             if option.reason and option.reason != "other":
                 for phrase in (option.label, *option.aliases):
                     reasons.add(normalise(phrase), (Cat.REASON, option.reason, True))
-    return _Compiled(question, replies, reasons, level_values, option_reasons)
+    option_values = frozenset(o.value for o in question.options)
+    return _Compiled(question, replies, reasons, level_values, option_values, option_reasons)
 
 
 def _whole_level(trie: PhraseTrie, phrase: str) -> int | None:
@@ -99,7 +101,7 @@ def parse_reply(question: Question, text: str) -> ParsedReply:
     if matches and _is_optout(matches, norm, lex):
         return ParsedReply(ReplyKind.OPTOUT, None, (), text)
     hits = read_levels(matches, norm) if matches else []
-    numbers = read_numbers(norm, _masked(matches, hits), question, lex)
+    numbers = read_numbers(norm, _masked(matches, hits) if matches else [], question, compiled.option_values, lex)
     reason_matches = [] if bare_number else compiled.reasons.scan(norm)
     if kind is QuestionKind.REASONS:
         return _reasons_reply(compiled, norm, matches, hits, reason_matches, numbers, text)

@@ -7,8 +7,7 @@ another letter or digit ("td" is not found inside "outdated", "0000" not inside 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import Hashable, Iterable
+from typing import Hashable, Iterable, NamedTuple
 
 Tag = tuple[Hashable, ...]
 _END = ""  # key of the tag list in a trie node; never a character of a phrase
@@ -23,8 +22,7 @@ def _kind(char: str) -> int:
     return 0
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(NamedTuple):  # a NamedTuple: built for every phrase found, so it must be cheap
     start: int
     end: int
     tags: tuple[Tag, ...]

@@ -5,7 +5,7 @@ Levels run from +2 (非常满意) to -2 (非常不满意). Modifiers apply from 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from survey.lexicon import Cat, NegKind
 from survey.phrases import Match
@@ -14,8 +14,7 @@ from survey.phrases import Match
 GAP_CHARS = frozenset(" 的了都也得啦啊呀哦")
 
 
-@dataclass(frozen=True, slots=True)
-class VerbalHit:
+class VerbalHit(NamedTuple):
     level: int
     start: int  # of the first modifier, or of the head
     end: int
