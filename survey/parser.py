@@ -182,7 +182,7 @@ def _lexicon_reasons(reason_matches: list[Match], hits: list[VerbalHit], norm: s
     positive_starts = [hit.start for hit in hits if hit.level > 0]
     for match in reason_matches:
         # "态度很好" praises, it does not complain.
-        if any(adjacent(norm, match.end, start) for start in positive_starts):
+        if positive_starts and any(adjacent(norm, match.end, start) for start in positive_starts):
             continue
         for tag in match.tags:
             (strong if tag[2] else weak).add(tag[1])

@@ -11,6 +11,8 @@ from typing import Hashable, Iterable, NamedTuple
 
 Tag = tuple[Hashable, ...]
 _END = ""  # key of the tag list in a trie node; never a character of a phrase
+# Tag categories (see survey.lexicon.Cat) precomputed per phrase for the verbal grammar.
+_MODIFIER_CATEGORIES = frozenset({"strong", "mild", "neg"})
 
 
 def _kind(char: str) -> int:
@@ -27,6 +29,8 @@ class Match(NamedTuple):  # a NamedTuple: built for every phrase found, so it mu
     end: int
     tags: tuple[Tag, ...]
     categories: frozenset  # the first element of every tag, for quick membership tests
+    head: Tag | None = None  # the verbal head tag, if any
+    modifier: Tag | None = None  # the degree or negation tag, if any
 
     def has(self, category: str) -> bool:
         """True when one of the tags is of this category."""
@@ -55,7 +59,10 @@ class PhraseTrie:
         if tag not in tags:
             tags = (*tags, tag)
         # Precomputed per phrase: its tags, their categories, and whether its ends need a boundary check.
-        node[_END] = (tags, frozenset(t[0] for t in tags), bool(_kind(phrase[0])), bool(_kind(phrase[-1])))
+        head = next((t for t in tags if t[0] == "head"), None)
+        modifier = next((t for t in tags if t[0] in _MODIFIER_CATEGORIES), None)
+        node[_END] = (tags, frozenset(t[0] for t in tags), bool(_kind(phrase[0])), bool(_kind(phrase[-1])),
+                      head, modifier)
 
     def add_all(self, phrases: Iterable[str], tag: Tag) -> None:
         """Add several phrases with the same tag."""
@@ -72,12 +79,12 @@ class PhraseTrie:
         """Non-overlapping matches, leftmost first, the longest valid phrase at each position."""
         root = self._root
         matches: list[Match] = []
-        i, n = 0, len(text)
-        while i < n:
-            node = root.get(text[i])
-            if node is None:
-                i += 1
+        n = len(text)
+        resume = 0  # matches do not overlap: skip the inside of the last one
+        for i, char in enumerate(text):
+            if i < resume or char not in root:
                 continue
+            node = root[char]
             best_end, best = 0, None
             j = i
             while node is not None:
@@ -88,11 +95,9 @@ class PhraseTrie:
                 if j >= n:
                     break
                 node = node.get(text[j])
-            if best is None:
-                i += 1
-                continue
-            matches.append(Match(i, best_end, best[0], best[1]))
-            i = best_end
+            if best is not None:
+                matches.append(Match(i, best_end, best[0], best[1], best[4], best[5]))
+                resume = best_end
         return matches
 
     @staticmethod

@@ -29,7 +29,9 @@ def _sign(level: int) -> int:
 
 def adjacent(text: str, end: int, start: int) -> bool:
     """True when only gap characters separate position `end` from position `start`."""
-    return end <= start and all(c in GAP_CHARS for c in text[end:start])
+    if end == start:
+        return True
+    return end < start and GAP_CHARS.issuperset(text[end:start])
 
 
 def _apply(level: int, tag: tuple) -> tuple[int, bool]:
@@ -49,37 +51,36 @@ def _apply(level: int, tag: tuple) -> tuple[int, bool]:
     return (-level if abs(level) == 1 else -_sign(level)), True
 
 
-_MODIFIERS = (Cat.STRONG, Cat.MILD, Cat.NEG)
-
-
 def read_levels(matches: list[Match], text: str) -> list[VerbalHit]:
     """Every verbal satisfaction phrase in the matches, in text order."""
     hits: list[VerbalHit] = []
     taken: set[int] = set()
+    count = len(matches)
     for index, match in enumerate(matches):
-        head = match.get(Cat.HEAD)
+        head = match.head
         if head is None or index in taken:
             continue
         _, level, needs_modifier = head
         used = [index]
         modified = negated = False
         after = index + 1
-        if after < len(matches) and matches[after].has(Cat.AFTER) and adjacent(text, match.end, matches[after].start):
+        if after < count and Cat.AFTER in matches[after].categories and adjacent(text, match.end, matches[after].start):
             level, modified = 2 * _sign(level), True
             used.append(after)
         start, k = match.start, index - 1
-        while k >= 0 and k not in taken and adjacent(text, matches[k].end, start):
-            tag = next((t for t in matches[k].tags if t[0] in _MODIFIERS), None)
-            if tag is None:
+        while k >= 0 and k not in taken:
+            before = matches[k]
+            tag = before.modifier
+            if tag is None or not adjacent(text, before.end, start):
                 break
             level, flipped = _apply(level, tag)
             negated ^= flipped
             modified = True
             used.append(k)
-            start, k = matches[k].start, k - 1
+            start, k = before.start, k - 1
         if needs_modifier and not modified:
             continue
         taken.update(used)
-        end = max(matches[i].end for i in used)
-        hits.append(VerbalHit(level, start, end, index, tuple(sorted(used)), negated))
+        used.sort()
+        hits.append(VerbalHit(level, start, matches[used[-1]].end, index, tuple(used), negated))
     return hits
