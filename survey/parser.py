@@ -5,7 +5,7 @@ survey/lexicon/, so a new survey needs data, not code.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -35,6 +35,8 @@ _MODIFIER_CATS = frozenset({Cat.STRONG, Cat.MILD, Cat.NEG, Cat.AFTER})
 # What may surround a weak opt-out ("取消吧，谢谢") for the reply to still be only an opt-out.
 _OPTOUT_COMPANIONS = frozenset({Cat.OPTOUT, Cat.OPTOUT_WEAK, Cat.FILLER, Cat.ACK, Cat.GREETING})
 _REASON_ORDER = {code: i for i, code in enumerate(REASON_CODES)}
+MEMO_LIMIT = 4096  # readings remembered per question; 0 turns the memo off (the benchmark's cold run)
+_Reading = tuple[ReplyKind, int | None, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class _Compiled:
     level_values: dict[int, int]  # verbal level -> option value (scale questions)
     option_values: frozenset[int]
     option_reasons: dict[int, str]  # option value -> reason code (reasons questions)
+    memo: dict[str, _Reading] = field(default_factory=dict)  # normalised text -> reading
 
 
 _compiled: dict[Question, _Compiled] = {}
@@ -90,8 +93,33 @@ def parse_reply(question: Question, text: str) -> ParsedReply:
     if compiled is None:
         compiled = _compiled[question] = _compile(question)
     norm = normalise(text)
+    # Replies repeat heavily ("1", "满意", "【2】"): the reading of a normalised text is pure, so
+    # it is remembered per question, in a bounded memo that is simply emptied when full.
+    reading = compiled.memo.get(norm)
+    if reading is None:
+        reading = _read(compiled, norm)
+        if MEMO_LIMIT:
+            if len(compiled.memo) >= MEMO_LIMIT:
+                compiled.memo.clear()
+            compiled.memo[norm] = reading
+    return ParsedReply(*reading, text)
+
+
+def clear_memo() -> None:
+    """Forget remembered readings (after a lexicon change, or to measure cold parsing)."""
+    for compiled in _compiled.values():
+        compiled.memo.clear()
+
+
+_UNCLEAR: _Reading = (ReplyKind.UNCLEAR, None, ())
+_OPTOUT: _Reading = (ReplyKind.OPTOUT, None, ())
+
+
+def _read(compiled: _Compiled, norm: str) -> _Reading:
+    """Kind, value and reasons of one normalised reply."""
     if not norm:
-        return ParsedReply(ReplyKind.UNCLEAR, None, (), text)
+        return _UNCLEAR
+    question = compiled.question
     lex = lexicon()
     kind = question.kind
     # Most replies are a bare number: no phrase in the lexicons is a number of at most 3 digits
@@ -99,23 +127,23 @@ def parse_reply(question: Question, text: str) -> ParsedReply:
     bare_number = len(norm) <= MAX_ANSWER_DIGITS and norm.isdigit()
     matches = [] if bare_number else compiled.replies.scan(norm)
     if matches and _is_optout(matches, norm, lex):
-        return ParsedReply(ReplyKind.OPTOUT, None, (), text)
+        return _OPTOUT
     hits = read_levels(matches, norm) if matches else []
     numbers = read_numbers(norm, _masked(matches, hits) if matches else [], question, compiled.option_values, lex)
     reason_matches = [] if bare_number else compiled.reasons.scan(norm)
     if kind is QuestionKind.REASONS:
-        return _reasons_reply(compiled, norm, matches, hits, reason_matches, numbers, text)
+        return _reasons_reading(compiled, norm, matches, hits, reason_matches, numbers)
     reasons = _lexicon_reasons(reason_matches, hits, norm) if reason_matches else ()
     if numbers.out_of_range or len(set(numbers.values)) > 1:
-        return ParsedReply(ReplyKind.UNCLEAR, None, (), text)  # "8", "1 2": ask again
+        return _UNCLEAR  # "8", "1 2": ask again
     value = numbers.values[0] if numbers.values else None
     if value is None and kind is QuestionKind.RATING and any(m.has(Cat.FULL_MARKS) for m in matches):
         value = question.max_value
     if value is None and kind is QuestionKind.SCALE:
         value = _verbal_value(compiled, norm, matches, hits)
     if value is None and not (reasons and kind is QuestionKind.SCALE):
-        return ParsedReply(ReplyKind.UNCLEAR, None, (), text)
-    return ParsedReply(ReplyKind.ANSWER, value, reasons, text)
+        return _UNCLEAR
+    return ReplyKind.ANSWER, value, reasons
 
 
 def _is_optout(matches: list[Match], norm: str, lex: Lexicon) -> bool:
@@ -195,15 +223,15 @@ def _ordered(codes: set[str]) -> tuple[str, ...]:
     return tuple(sorted(codes, key=_REASON_ORDER.__getitem__))
 
 
-def _reasons_reply(compiled: _Compiled, norm: str, matches: list[Match], hits: list[VerbalHit],
-                   reason_matches: list[Match], numbers: NumberReading, text: str) -> ParsedReply:
+def _reasons_reading(compiled: _Compiled, norm: str, matches: list[Match], hits: list[VerbalHit],
+                     reason_matches: list[Match], numbers: NumberReading) -> _Reading:
     codes = set(_lexicon_reasons(reason_matches, hits, norm))
     codes.update(compiled.option_reasons[v] for v in numbers.values if v in compiled.option_reasons)
     if not codes:
         if numbers.out_of_range or not _is_free_text(norm, matches, reason_matches):
-            return ParsedReply(ReplyKind.UNCLEAR, None, (), text)
+            return _UNCLEAR
         codes.add("other")  # an opinion in the customer's own words
-    return ParsedReply(ReplyKind.ANSWER, None, _ordered(codes), text)
+    return ReplyKind.ANSWER, None, _ordered(codes)
 
 
 def _is_free_text(norm: str, matches: list[Match], reason_matches: list[Match]) -> bool:

@@ -175,3 +175,20 @@ def test_parsed_reply_is_immutable():
     got = parse_reply(SATISFACTION, "1")
     with pytest.raises(AttributeError):
         got.value = 2  # type: ignore[misc]
+
+
+def test_remembered_readings_keep_each_verbatim_text():
+    first = parse_reply(SATISFACTION, "【2】")
+    second = parse_reply(SATISFACTION, "２。")  # the same normalised text, a different reply
+    assert (first.value, second.value) == (2, 2)
+    assert (first.text, second.text) == ("【2】", "２。")
+
+
+def test_memo_is_bounded(monkeypatch):
+    from survey import parser
+
+    monkeypatch.setattr(parser, "MEMO_LIMIT", 3)
+    parser.clear_memo()
+    for value in range(1, 6):
+        assert parse_reply(SATISFACTION, f"{value} 谢谢").value == value
+    assert all(len(c.memo) <= 3 for c in parser._compiled.values())
