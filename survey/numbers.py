@@ -14,6 +14,7 @@ from survey.normalize import NUMERAL_CHARS, numeral_value
 
 _NUMBER = re.compile(rf"(\d+)|([{NUMERAL_CHARS}]+)")
 _JOINERS = ":./-"  # 3:30, 3.5, 5/1, 5-1
+_TIME_JOINERS = ":"  # on a reasons question "1.2.3" lists options; only 3:30 stays a time
 MAX_ANSWER_DIGITS = 3  # longer runs are phone numbers, ids, years: never an answer
 
 
@@ -26,11 +27,11 @@ def _is_cjk(char: str) -> bool:
     return char >= "\u2e80"
 
 
-def _quantity(norm: str, start: int, end: int, lex: Lexicon) -> bool:
+def _quantity(norm: str, start: int, end: int, lex: Lexicon, joiners: str) -> bool:
     """True when the number at norm[start:end] is a time, quantity, ordinal or part of a word."""
     if start > 0:
         before = norm[start - 1]
-        if before in _JOINERS and start > 1 and norm[start - 2].isdigit():
+        if before in joiners and start > 1 and norm[start - 2].isdigit():
             return True
         if before.isascii() and before.isalpha():
             return True
@@ -38,7 +39,7 @@ def _quantity(norm: str, start: int, end: int, lex: Lexicon) -> bool:
             return True
     if end < len(norm):
         after = norm[end]
-        if after in _JOINERS and end + 1 < len(norm) and norm[end + 1].isdigit():
+        if after in joiners and end + 1 < len(norm) and norm[end + 1].isdigit():
             return True
         if after.isascii() and after.isalpha():
             return True
@@ -71,9 +72,10 @@ def read_numbers(norm: str, masked: list[tuple[int, int]], question: Question, o
     values: list[int] = []
     out_of_range = False
     reasons_kind = question.kind is QuestionKind.REASONS
+    joiners = _TIME_JOINERS if reasons_kind else _JOINERS
     for match in _NUMBER.finditer(norm):
         start, end = match.span()
-        if _inside(masked, start) or _quantity(norm, start, end, lex):
+        if _inside(masked, start) or _quantity(norm, start, end, lex, joiners):
             continue
         digits = match.group(1)
         if digits is None:

@@ -154,7 +154,7 @@ def _is_optout(matches: list[Match], norm: str, lex: Lexicon) -> bool:
         if match.has(Cat.OPTOUT_WEAK):
             weak += 1
         if match.categories & _OPTOUT_COMPANIONS:
-            covered += match.end - match.start
+            covered += match.end - match.start - norm.count(" ", match.start, match.end)
     if not weak:
         return False
     # A weak phrase ("取消") opts out only when nothing else is said.
