@@ -48,7 +48,7 @@ class Condition:
         return not (self.unless_reasons and reasons)
 
 
-@dataclass(frozen=True, eq=False)  # identity equality: parser caches compiled forms per object
+@dataclass(frozen=True)
 class Question:
     key: str
     kind: QuestionKind

@@ -52,7 +52,7 @@ class _Compiled:
     memo: dict[str, _Reading] = field(default_factory=dict)  # normalised text -> reading
 
 
-_compiled: dict[Question, _Compiled] = {}
+_compiled: dict[int, _Compiled] = {}  # id(question) -> its compiled form
 
 
 def _compile(question: Question) -> _Compiled:
@@ -89,9 +89,10 @@ def _whole_level(trie: PhraseTrie, phrase: str) -> int | None:
 
 def parse_reply(question: Question, text: str) -> ParsedReply:
     """Understand one reply to `question`; never raises on any text."""
-    compiled = _compiled.get(question)
-    if compiled is None:
-        compiled = _compiled[question] = _compile(question)
+    # Keyed by identity: hashing a whole Question on every reply would cost more than parsing "1".
+    compiled = _compiled.get(id(question))
+    if compiled is None or compiled.question is not question:
+        compiled = _compiled[id(question)] = _compile(question)
     norm = normalise(text)
     # Replies repeat heavily ("1", "满意", "【2】"): the reading of a normalised text is pure, so
     # it is remembered per question, in a bounded memo that is simply emptied when full.

@@ -34,6 +34,7 @@ class EvalReport:
 
     @property
     def accuracy(self) -> float:
+        """Share of cases that were hits (0.0 for an empty file)."""
         return self.hits / self.total if self.total else 0.0
 
 
