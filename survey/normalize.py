@@ -35,8 +35,8 @@ _DINGBAT_DIGITS = {
 
 # Characters kept besides letters, digits and CJK: '?' marks questions; ':' '.' '/' '-' join
 # digits into times, decimals and dates, which must not be read as answers.
+# Lone surrogates are not \w either, so they go with the emoji.
 _DROP = re.compile(r"[^\w?:./\-]+|_+")
-_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 @cache
@@ -59,7 +59,6 @@ def normalise(text: str) -> str:
     if text.isalnum() and text.isascii():  # the common reply: "1", "10", "td"
         return text.lower()
     if not text.isascii():
-        text = _SURROGATES.sub("", text)  # lone surrogates cannot be encoded and mean nothing
         text = unicodedata.normalize("NFKC", text)
         text = text.translate(_translation())
     text = _DROP.sub(" ", text.lower())
