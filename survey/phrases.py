@@ -90,7 +90,8 @@ class PhraseTrie:
             while node is not None:
                 j += 1
                 entry = node.get(_END)
-                if entry is not None and self._bounded(text, i, j, entry[2], entry[3]):
+                if entry is not None and (not (entry[2] or entry[3])
+                                          or self._bounded(text, i, j, entry[2], entry[3])):
                     best_end, best = j, entry
                 if j >= n:
                     break

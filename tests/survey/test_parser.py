@@ -95,7 +95,8 @@ def test_reasons_by_words(text, reasons):
 
 OPTOUTS = ["TD", "td", "ＴＤ", "退订", "0000", "STOP", "Stop!", "取消", "取消吧", "取消订阅",
            "不要再发了", "别再发短信了", "别发了", "别给我发短信", "烦死了，以后别再发了", "回复TD退订",
-           "退订，谢谢", "unsubscribe", "不要再给我发这种短信了好吗"]
+           "退订，谢谢", "unsubscribe", "不要再给我发这种短信了好吗", "我要取消", "帮我退订", "请停止发送",
+           "以后这种短信不要发给我了", "t d"]
 
 
 @pytest.mark.parametrize("question", [SATISFACTION, REASON, RECOMMEND], ids=lambda q: q.key)
@@ -111,7 +112,7 @@ def test_not_fooled_into_optout(text):
 
 @pytest.mark.parametrize("text", [
     "8", "0", "12", "6", "1 2", "1或2", "你好", "？？", "在吗", "你们是谁", "好的", "收到", "嗯",
-    "什么意思？", "好", "OK", "1.5", "", "   ", "😀", "3点", "10086",
+    "什么意思？", "好", "OK", "1.5", "", "   ", "😀", "3点", "10086", "满意度调查？", "短信收到了",
 ])
 def test_unclear_on_satisfaction(text):
     check(SATISFACTION, text, UNCLEAR)
