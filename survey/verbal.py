@@ -11,7 +11,7 @@ from survey.lexicon import Cat, NegKind
 from survey.phrases import Match
 
 # Characters that may sit between a modifier and its head without breaking the phrase.
-GAP_CHARS = frozenset(" 的了都也得啦啊呀哦")
+GAP_CHARS = frozenset(" 的了都也得啦啊呀哦是")
 
 
 class VerbalHit(NamedTuple):
@@ -21,6 +21,9 @@ class VerbalHit(NamedTuple):
     head: int  # index of the head match
     used: tuple[int, ...]  # indices of all matches that make up the phrase
     negated: bool
+
+
+_SKIPPABLE = frozenset({Cat.FILLER, Cat.ACK})  # "的", "是" between a modifier and its head
 
 
 def _sign(level: int) -> int:
@@ -71,6 +74,10 @@ def read_levels(matches: list[Match], text: str) -> list[VerbalHit]:
         while k >= 0 and k not in taken:
             before = matches[k]
             tag = before.modifier
+            gap_only = GAP_CHARS.issuperset(text[before.start:before.end])
+            if tag is None and before.categories <= _SKIPPABLE and gap_only:
+                k -= 1  # "非常的满意": a filler that is only gap characters is a gap
+                continue
             if tag is None or not adjacent(text, before.end, start):
                 break
             level, flipped = _apply(level, tag)

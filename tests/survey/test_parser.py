@@ -45,6 +45,7 @@ def test_digits_numerals_and_decoration(text, value):
     ("Very satisfied!", 1), ("satisfied", 2), ("so-so", 3), ("not satisfied", 4),
     ("not very satisfied", 4), ("very unsatisfied", 5), ("extremely dissatisfied", 5),
     ("很不错", 1), ("不错", 2), ("挺好", 2), ("不好", 4), ("很差", 5), ("五星好评", 1),
+    ("挺好的，谢谢", 2), ("非常的满意", 1), ("很是满意", 1), ("不是很好", 4), ("没有那么满意", 4), ("正常", 3),
 ])
 def test_verbal_answers_with_degree_and_negation(text, value):
     check(SATISFACTION, text, ANSWER, value)
