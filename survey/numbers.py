@@ -1,0 +1,102 @@
+"""Numbers in a reply that are answers, as opposed to times, quantities, dates and phone numbers.
+
+"First number in range" is not the answer: in "3点去的，很不满意" the 3 is a time of day, in
+"等了40分钟" a duration. A number counts only when nothing around it makes it a quantity.
+"""
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from survey.definitions import Question, QuestionKind
+from survey.lexicon import Lexicon
+from survey.normalize import NUMERAL_CHARS, numeral_value
+
+_NUMBER = re.compile(rf"(\d+)|([{NUMERAL_CHARS}]+)")
+_JOINERS = ":./-"  # 3:30, 3.5, 5/1, 5-1
+_TIME_JOINERS = ":"  # on a reasons question "1.2.3" lists options; only 3:30 stays a time
+MAX_ANSWER_DIGITS = 3  # longer runs are phone numbers, ids, years: never an answer
+
+
+class NumberReading(NamedTuple):
+    values: list[int]  # answers in range, in text order
+    out_of_range: bool  # a number that looks like an answer but is not an option
+
+
+def _is_cjk(char: str) -> bool:
+    return char >= "\u2e80"
+
+
+def _quantity(norm: str, start: int, end: int, lex: Lexicon, joiners: str) -> bool:
+    """True when the number at norm[start:end] is a time, quantity, ordinal or part of a word."""
+    if start > 0:
+        before = norm[start - 1]
+        if before in joiners and start > 1 and norm[start - 2].isdigit():
+            return True
+        if before.isascii() and before.isalpha():
+            return True
+        if norm.endswith(lex.before, 0, start):
+            return True
+    if end < len(norm):
+        after = norm[end]
+        if after in joiners and end + 1 < len(norm) and norm[end + 1].isdigit():
+            return True
+        if after.isascii() and after.isalpha():
+            return True
+        if lex.units.match(norm, end):
+            return True
+    return False
+
+
+def _set_apart(norm: str, start: int, end: int, lex: Lexicon) -> bool:
+    """True when a Chinese numeral stands on its own ("选二", "五分吧"), not inside a word ("一般")."""
+    if start > 0 and _is_cjk(norm[start - 1]):
+        if norm[start - 1] not in lex.numeral_before and norm[max(0, start - 2):start] not in lex.numeral_before:
+            return False
+    if end < len(norm) and _is_cjk(norm[end]):
+        if norm[end] not in lex.numeral_after and norm[end:end + 2] not in lex.numeral_after:
+            return False
+    return True
+
+
+def _inside(spans: list[tuple[int, int]], position: int) -> bool:
+    for start, end in spans:
+        if start <= position < end:
+            return True
+    return False
+
+
+def read_numbers(norm: str, masked: list[tuple[int, int]], question: Question, options: frozenset[int],
+                 lex: Lexicon) -> NumberReading:
+    """The answer numbers in a normalised reply, skipping spans already read as words."""
+    values: list[int] = []
+    out_of_range = False
+    reasons_kind = question.kind is QuestionKind.REASONS
+    joiners = _TIME_JOINERS if reasons_kind else _JOINERS
+    for match in _NUMBER.finditer(norm):
+        start, end = match.span()
+        if _inside(masked, start) or _quantity(norm, start, end, lex, joiners):
+            continue
+        digits = match.group(1)
+        if digits is None:
+            if not _set_apart(norm, start, end, lex):
+                continue
+            value = numeral_value(match.group(2))
+            if value is None:
+                continue
+            digits = str(value)
+        if len(digits) > MAX_ANSWER_DIGITS:
+            continue
+        value = int(digits)
+        if reasons_kind:
+            if value in options:
+                values.append(value)
+            elif len(digits) <= len(options) and all(int(d) in options for d in digits):
+                values.extend(int(d) for d in digits)  # "13" when 13 is not an option: 1 and 3
+            else:
+                out_of_range = True
+        elif question.min_value <= value <= question.max_value:
+            values.append(value)
+        else:
+            out_of_range = True
+    return NumberReading(values, out_of_range)

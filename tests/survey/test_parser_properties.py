@@ -1,0 +1,55 @@
+"""Properties of parse_reply over arbitrary text: it never raises and stays within the question."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from survey.definitions import load_surveys
+from survey.parser import ReplyKind, parse_reply
+
+QUESTIONS = [q for survey in load_surveys().values() for q in survey.questions]
+
+# Any code point, including control characters and lone surrogates.
+ANY_TEXT = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=1000)
+# Text made of the pieces replies are made of, so the interesting paths are reached too.
+PIECES = st.sampled_from(["1", "5", "10", "0", "13", "0000", "３", "二", "十", "分", "点", "满意", "不", "很",
+                          "一般", "排队", "态度", "TD", "退订", "取消", "套餐", "?", "，", " ", "🙂", "\x00",
+                          "\ud800", "滿", "好的", "没什么", "非常", "系统", "太久"])
+REPLY_LIKE = st.lists(PIECES, max_size=30).map("".join)
+
+
+def _check(question, text):
+    got = parse_reply(question, text)
+    assert got.kind in set(ReplyKind)
+    assert got.text == text
+    if got.value is not None:
+        assert got.kind is ReplyKind.ANSWER
+        assert question.min_value <= got.value <= question.max_value
+    if got.kind is not ReplyKind.ANSWER:
+        assert got.value is None and got.reasons == ()
+    assert all(isinstance(code, str) for code in got.reasons)
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.key)
+@settings(max_examples=300, deadline=None)
+@given(text=ANY_TEXT)
+def test_any_unicode_never_raises(question, text):
+    _check(question, text)
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.key)
+@settings(max_examples=300, deadline=None)
+@given(text=REPLY_LIKE)
+def test_reply_like_text_never_raises(question, text):
+    _check(question, text)
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.key)
+@given(value=st.integers(min_value=0, max_value=10), decoration=st.sampled_from(["{}", "【{}】", "回复{}", "{}。"]))
+def test_number_in_range_is_the_answer(question, value, decoration):
+    got = parse_reply(question, decoration.format(value))
+    options = {o.value for o in question.options}
+    expected = value in options if question.options and question.kind != "rating" else (
+        question.min_value <= value <= question.max_value)
+    assert (got.kind is ReplyKind.ANSWER) == expected
