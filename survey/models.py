@@ -59,6 +59,7 @@ class OutboundMessage(Base):
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
+    session: Mapped[SurveySession | None] = relationship()
     parts: Mapped[list["OutboundSegment"]] = relationship(back_populates="message", order_by="OutboundSegment.seq")
 
 

@@ -50,7 +50,8 @@ def claim_due(db: Session, *, now: datetime, ctx: Context, limit: int = 500) -> 
         if session is not None and session.sent_at is None:
             session.sent_at = now
             session.expires_at = now + ctx.config.reply_window
-        claimed.append(OutgoingMessage(key=str(message.id), destination=message.msisdn, text=message.text,
+        # E.164 without its "+": the client sends destinations as international numbers (TON 1).
+        claimed.append(OutgoingMessage(key=str(message.id), destination=message.msisdn.lstrip("+"), text=message.text,
                                        ref=message.id & 0xFF))
     return claimed
 

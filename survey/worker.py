@@ -184,9 +184,9 @@ class Worker:
         now = now or self._now()
         self.record(now)
         self.evaluate(now)
-        self.dispatch(now)
         self.replies(now)
         self.expire(now)
+        self.dispatch(now)
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -1,0 +1,252 @@
+"""The survey engine on the test database with a stand-in SMPP client: every rule, moved by the clock."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from channels.models import Interaction, Subscriber
+from channels.services import record_interactions
+from smpp.messages import InboundMessage as SmppInbound, OutgoingMessage, SubmitResult
+from smpp.receipts import DeliveryReceipt, ReceiptStatus
+from survey.definitions import load_surveys
+from survey.models import Answer, InboundMessage, OutboundMessage, OutboundSegment, SurveySession
+from survey.policy import PolicyConfig
+from survey.states import InboundState, MessagePurpose, OutboundState, SessionState
+from survey.worker import Worker
+
+SH = ZoneInfo("Asia/Shanghai")
+PHONE = "+8613812341234"
+
+
+class FakeClient:
+    """Collects submits; the test decides what the SMSC answers."""
+
+    def __init__(self, config, *, on_submitted, on_receipt, on_inbound):
+        self.on_submitted, self.on_receipt, self.on_inbound = on_submitted, on_receipt, on_inbound
+        self.sent: list[OutgoingMessage] = []
+        self.unacked: list[OutgoingMessage] = []
+        self._ids = iter(range(0x1000, 0x100000))
+
+    def submit(self, message: OutgoingMessage) -> None:
+        self.sent.append(message)
+        self.unacked.append(message)
+
+    def ack_all(self) -> list[str]:
+        """Acknowledge every outstanding submit (one segment each, hex ids); returns the ids."""
+        ids = []
+        for message in self.unacked:
+            message_id = f"{next(self._ids):X}"
+            ids.append(message_id)
+            self.on_submitted(SubmitResult(message.key, 1, 1, message_id, 0, False))
+        self.unacked = []
+        return ids
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+
+@pytest.fixture
+def policy():
+    return PolicyConfig(tz=SH, survey_by_channel={"hotline": "csat-default"})
+
+
+@pytest.fixture
+def worker(runtime, policy, outlets):
+    return Worker(runtime, client_config=None, surveys=load_surveys(), policy=policy, client_factory=FakeClient)
+
+
+def local(*args) -> datetime:
+    return datetime(*args, tzinfo=SH)
+
+
+def ingest(db, clock, external_id, ended_at, *, outlet="S001", msisdn=PHONE):
+    result = record_interactions(db, [{"source": "crm", "external_id": external_id, "msisdn": msisdn,
+                                       "outlet": outlet, "business_type": "宽带",
+                                       "ended_at": ended_at.isoformat(), "tier": "金卡"}],
+                                 now=clock.now(), tz=SH)
+    db.commit()
+    assert result.created == 1
+
+
+def reply(worker, text, msisdn=PHONE.lstrip("+")):
+    worker.client.on_inbound(SmppInbound(source=msisdn, destination="10655", text=text, data_coding=8))
+
+
+def step(worker, clock, **advance):
+    if advance:
+        clock.advance(**advance)
+    worker.run_once(clock.now())
+    worker.client.ack_all()
+    worker.record(clock.now())
+
+
+def session_of(db) -> SurveySession:
+    db.expire_all()
+    return db.scalars(select(SurveySession).order_by(SurveySession.id.desc())).first()
+
+
+def texts(worker):
+    return [m.text for m in worker.client.sent]
+
+
+def test_friday_2230_hotline_call_is_texted_at_0800_saturday(worker, db, clock):
+    clock.set(local(2026, 11, 20, 22, 31))
+    ingest(db, clock, "h1", local(2026, 11, 20, 22, 30), outlet="HL1")
+    step(worker, clock)
+    assert worker.client.sent == []
+    assert session_of(db).scheduled_for == local(2026, 11, 21, 8, 0)
+    step(worker, clock, hours=9, minutes=28)  # 07:59
+    assert worker.client.sent == []
+    step(worker, clock, minutes=1)
+    assert len(worker.client.sent) == 1
+    assert "10086热线中心" in worker.client.sent[0].text and worker.client.sent[0].destination == "8613812341234"
+    assert session_of(db).state is SessionState.SENT
+
+
+def test_a_dissatisfied_answer_asks_the_reason_then_thanks_and_tags_the_answers(worker, db, clock):
+    ingest(db, clock, "s1", clock.now() - timedelta(minutes=10))
+    step(worker, clock)
+    reply(worker, "4")
+    step(worker, clock, minutes=3)
+    assert "原因" in texts(worker)[-1]
+    assert session_of(db).state is SessionState.WAITING
+    reply(worker, "排队太久了 服务态度也不好")
+    step(worker, clock, minutes=2)
+    session = session_of(db)
+    assert session.state is SessionState.COMPLETED
+    assert "感谢" in texts(worker)[-1]
+    answers = {a.question: a for a in db.scalars(select(Answer).where(Answer.session_id == session.id))}
+    assert answers["satisfaction"].value == 4
+    assert set(answers["reason"].reasons) == {"wait_time", "attitude"}
+    assert answers["reason"].text == "排队太久了 服务态度也不好"
+    tags = answers["satisfaction"]
+    assert (tags.channel, tags.outlet_code, tags.region, tags.city, tags.business_type) == (
+        "store", "S001", "华东", "上海", "宽带")
+    assert tags.attributes == {"tier": "金卡"}
+    assert tags.response_seconds == 180
+    assert session.segments_sent == 3  # question, reason question, thanks: one segment each
+
+
+def test_a_reason_in_the_first_reply_completes_at_once(worker, db, clock):
+    ingest(db, clock, "s2", clock.now() - timedelta(minutes=10))
+    step(worker, clock)
+    reply(worker, "４ 排队太久")
+    step(worker, clock, minutes=1)
+    assert session_of(db).state is SessionState.COMPLETED
+    assert len(worker.client.sent) == 2
+
+
+def test_td_mid_survey_ends_it_confirms_once_and_blocks_future_surveys(worker, db, clock):
+    ingest(db, clock, "o1", clock.now() - timedelta(minutes=10))
+    step(worker, clock)
+    reply(worker, "5")
+    step(worker, clock, minutes=1)
+    reply(worker, "TD")
+    step(worker, clock, minutes=1)
+    assert session_of(db).state is SessionState.OPTED_OUT
+    assert [m.purpose for m in db.scalars(select(OutboundMessage).order_by(OutboundMessage.id))] == [
+        MessagePurpose.QUESTION, MessagePurpose.QUESTION, MessagePurpose.OPTOUT_CONFIRM]
+    assert db.scalar(select(Subscriber.opted_out_at).where(Subscriber.msisdn == PHONE)) == clock.now()
+    clock.advance(days=40)
+    ingest(db, clock, "o2", clock.now() - timedelta(minutes=10))
+    step(worker, clock)
+    assert db.scalar(select(Interaction.decision).where(Interaction.external_id == "o2")) == "opted_out"
+    assert len(worker.client.sent) == 3
+
+
+def test_a_second_interaction_three_days_later_is_skipped_as_fatigue(worker, db, clock):
+    ingest(db, clock, "f1", clock.now() - timedelta(minutes=10))
+    step(worker, clock)
+    clock.advance(days=3)
+    ingest(db, clock, "f2", clock.now() - timedelta(minutes=10))
+    step(worker, clock)
+    decisions = dict(db.execute(select(Interaction.external_id, Interaction.decision)).all())
+    assert decisions == {"f1": "surveyed", "f2": "fatigue"}
+
+
+def test_an_unclear_reply_gets_one_reask(worker, db, clock):
+    ingest(db, clock, "u1", clock.now() - timedelta(minutes=10))
+    step(worker, clock)
+    reply(worker, "你们是谁")
+    step(worker, clock, minutes=1)
+    reply(worker, "好的")
+    step(worker, clock, minutes=1)
+    assert len(worker.client.sent) == 2 and "抱歉" in texts(worker)[1]
+    reply(worker, "2")
+    step(worker, clock, minutes=1)
+    assert session_of(db).state is SessionState.COMPLETED
+
+
+def test_a_reply_after_the_window_is_unmatched(worker, db, clock):
+    ingest(db, clock, "w1", clock.now() - timedelta(minutes=10))
+    step(worker, clock)
+    step(worker, clock, hours=24, minutes=1)
+    assert session_of(db).state is SessionState.EXPIRED
+    reply(worker, "1")
+    step(worker, clock, minutes=1)
+    inbound = db.scalars(select(InboundMessage)).one()
+    assert inbound.state is InboundState.UNMATCHED and inbound.session_id is None
+    assert db.scalar(select(func.count()).select_from(Answer)) == 0
+
+
+def test_an_opt_out_in_an_unmatched_reply_is_still_honoured(worker, db, clock):
+    reply(worker, "别再发短信了", msisdn="8613900001111")
+    step(worker, clock)
+    assert db.scalar(select(Subscriber.opted_out_at).where(Subscriber.msisdn == "+8613900001111")) is not None
+
+
+def test_an_smsc_redelivery_is_not_a_second_answer(worker, db, clock):
+    ingest(db, clock, "d1", clock.now() - timedelta(minutes=10))
+    step(worker, clock)
+    reply(worker, "4")
+    reply(worker, "4")  # our deliver_sm_resp was lost; the SMSC sends it again
+    step(worker, clock, seconds=30)
+    states = [i.state for i in db.scalars(select(InboundMessage).order_by(InboundMessage.id))]
+    assert states == [InboundState.PROCESSED, InboundState.DUPLICATE]
+    reply(worker, "4")  # after the reason question, "4" is a new answer (unresolved)
+    step(worker, clock, seconds=30)
+    assert session_of(db).state is SessionState.COMPLETED
+
+
+def test_a_restart_resends_only_messages_whose_ack_was_lost(worker, runtime, policy, db, clock):
+    ingest(db, clock, "r1", clock.now() - timedelta(minutes=10), msisdn="+8613800000001")
+    ingest(db, clock, "r2", clock.now() - timedelta(minutes=10), msisdn="+8613800000002")
+    worker.run_once(clock.now())
+    assert len(worker.client.sent) == 2
+    first, lost = worker.client.unacked
+    worker.client.unacked = [first]
+    worker.client.ack_all()
+    worker.record(clock.now())
+    # The worker dies here: the second message's ack never arrived. A new worker starts.
+    restarted = Worker(runtime, client_config=None, surveys=load_surveys(), policy=policy, client_factory=FakeClient)
+    assert restarted.recover() == 1
+    restarted.run_once(clock.now())
+    assert [m.key for m in restarted.client.sent] == [lost.key]
+
+
+def test_receipts_settle_messages_whatever_the_id_form_even_before_the_ack(worker, db, clock):
+    ingest(db, clock, "k1", clock.now() - timedelta(minutes=10))
+    worker.run_once(clock.now())
+    message = worker.client.unacked[0]
+    worker.client.on_receipt(DeliveryReceipt(message_id=str(0x1000), status=ReceiptStatus.DELIVERED))
+    worker.record(clock.now())  # the receipt overtook the ack: held, not lost
+    worker.client.ack_all()  # the ack says "1000" (hex); the receipt said 4096 (decimal)
+    worker.record(clock.now())
+    db.expire_all()
+    stored = db.get(OutboundMessage, int(message.key))
+    assert stored.state is OutboundState.DELIVERED
+    assert tuple(db.execute(select(OutboundSegment.smsc_id, OutboundSegment.smsc_id_alt)).one()) == ("1000", "4096")
+
+
+def test_a_permanent_failure_fails_the_session_and_a_survey_past_its_end_stops(worker, db, clock):
+    ingest(db, clock, "p1", clock.now() - timedelta(minutes=10))
+    worker.run_once(clock.now())
+    message = worker.client.unacked.pop()
+    worker.client.on_submitted(SubmitResult(message.key, 1, 1, None, 0x0B, True))  # ESME_RINVDSTADR
+    worker.record(clock.now())
+    assert session_of(db).state is SessionState.FAILED
+    assert db.get(OutboundMessage, int(message.key)).smpp_status == 0x0B
