@@ -142,7 +142,8 @@ def _read(compiled: _Compiled, norm: str) -> _Reading:
         value = question.max_value
     if value is None and kind is QuestionKind.SCALE:
         value = _verbal_value(compiled, norm, matches, hits)
-    if value is None and not (reasons and kind is QuestionKind.SCALE):
+    if value is None:
+        # A complaint without a score ("排队太久了") is asked again: the score is what was asked.
         return _UNCLEAR
     return ReplyKind.ANSWER, value, reasons
 

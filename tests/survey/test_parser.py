@@ -114,6 +114,8 @@ def test_not_fooled_into_optout(text):
 @pytest.mark.parametrize("text", [
     "8", "0", "12", "6", "1 2", "1或2", "你好", "？？", "在吗", "你们是谁", "好的", "收到", "嗯",
     "什么意思？", "好", "OK", "1.5", "", "   ", "😀", "3点", "10086", "满意度调查？", "短信收到了",
+    "排队太久了",  # a complaint without a score: the score is asked again
+    "我没有办理业务",
 ])
 def test_unclear_on_satisfaction(text):
     check(SATISFACTION, text, UNCLEAR)
