@@ -111,6 +111,12 @@ def db(session_factory):
 
 
 @pytest.fixture
+def outlet_rows() -> list[dict[str, str]]:
+    """The test outlets as an import would read them."""
+    return [dict(row) for row in OUTLETS]
+
+
+@pytest.fixture
 def outlets(db):
     result = upsert_outlets(db, enumerate(OUTLETS, start=2))
     assert not result.errors
