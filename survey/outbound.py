@@ -61,49 +61,40 @@ def record_submit_results(db: Session, results: Iterable[SubmitResult], *, now: 
     results = list(results)
     if not results:
         return
-    messages = {m.id: m for m in db.scalars(select(OutboundMessage).where(
-        OutboundMessage.id.in_({int(r.key) for r in results})))}
+    ids = {int(r.key) for r in results}
+    messages = {m.id: m for m in db.scalars(select(OutboundMessage).where(OutboundMessage.id.in_(ids)))}
+    acked: dict[int, set[int]] = {}
+    for message_id, seq in db.execute(select(OutboundSegment.message_id, OutboundSegment.seq)
+                                      .where(OutboundSegment.message_id.in_(ids))):
+        acked.setdefault(message_id, set()).add(seq)
+    session_ids = {m.session_id for m in messages.values() if m.session_id is not None}
+    sessions = {s.id: s for s in db.scalars(select(SurveySession).where(SurveySession.id.in_(session_ids)))}
     for result in results:
         message = messages.get(int(result.key))
         if message is None or message.state is not OutboundState.SUBMITTING:
             continue  # a late duplicate ack: the message was settled already
+        session = sessions.get(message.session_id)
         message.segments = result.total_segments
-        if result.ok:
-            _store_segment(db, message, result)
-            if _acked_segments(db, message.id) >= result.total_segments:
-                message.state = OutboundState.ACKED
-                message.acked_at = now
-                _on_acked(db, message, now=now, ctx=ctx)
-        else:
-            _on_failure(db, message, result, now=now, ctx=ctx)
+        if not result.ok:
+            _on_failure(db, message, session, result, now=now, ctx=ctx)
+            continue
+        seqs = acked.setdefault(message.id, set())
+        if result.segment_index not in seqs:
+            seqs.add(result.segment_index)
+            candidates = message_id_candidates(result.message_id)
+            db.add(OutboundSegment(message_id=message.id, seq=result.segment_index, smsc_id=candidates[0],
+                                   smsc_id_alt=candidates[1] if len(candidates) > 1 else None))
+        if len(seqs) >= result.total_segments:
+            message.state = OutboundState.ACKED
+            message.acked_at = now
+            if session is not None:
+                session.segments_sent += message.segments
+                if message.purpose is MessagePurpose.QUESTION:
+                    handle(db, session, Acked(), now=now, ctx=ctx)
 
 
-def _store_segment(db: Session, message: OutboundMessage, result: SubmitResult) -> None:
-    exists = db.scalar(select(OutboundSegment.id).where(
-        OutboundSegment.message_id == message.id, OutboundSegment.seq == result.segment_index))
-    if exists is None:
-        candidates = message_id_candidates(result.message_id)
-        db.add(OutboundSegment(message_id=message.id, seq=result.segment_index, smsc_id=candidates[0],
-                               smsc_id_alt=candidates[1] if len(candidates) > 1 else None))
-        db.flush()
-
-
-def _acked_segments(db: Session, message_id: int) -> int:
-    return len(db.scalars(select(OutboundSegment.seq).where(OutboundSegment.message_id == message_id)).all())
-
-
-def _on_acked(db: Session, message: OutboundMessage, *, now: datetime, ctx: Context) -> None:
-    if message.session_id is None:
-        return
-    session = db.get(SurveySession, message.session_id)
-    session.segments_sent += message.segments
-    if message.purpose is MessagePurpose.QUESTION:
-        handle(db, session, Acked(), now=now, ctx=ctx)
-
-
-def _on_failure(db: Session, message: OutboundMessage, result: SubmitResult, *, now: datetime,
-                ctx: Context) -> None:
-    session = db.get(SurveySession, message.session_id) if message.session_id else None
+def _on_failure(db: Session, message: OutboundMessage, session: SurveySession | None, result: SubmitResult, *,
+                now: datetime, ctx: Context) -> None:
     past_end = session is not None and session.expires_at is not None and now >= session.expires_at
     if result.permanent or message.attempts >= MAX_ATTEMPTS or past_end:
         message.state = OutboundState.FAILED
@@ -125,12 +116,21 @@ def record_receipts(db: Session, receipts: Iterable[DeliveryReceipt], *, now: da
 
     A receipt can overtake its submit_sm_resp, so the caller offers the unmatched ones again later.
     """
-    unmatched = []
+    receipts = list(receipts)
+    if not receipts:
+        return []
+    forms = {r: message_id_candidates(r.message_id) for r in receipts}
+    wanted = {form for candidates in forms.values() for form in candidates}
+    by_form: dict[str, OutboundSegment] = {}
+    for segment in db.scalars(select(OutboundSegment).where(
+            or_(OutboundSegment.smsc_id.in_(wanted), OutboundSegment.smsc_id_alt.in_(wanted)))
+            .order_by(OutboundSegment.id)):
+        by_form[segment.smsc_id] = segment  # the newest wins if an SMSC ever reuses an id
+        if segment.smsc_id_alt:
+            by_form.setdefault(segment.smsc_id_alt, segment)
+    unmatched, settled = [], set()
     for receipt in receipts:
-        candidates = message_id_candidates(receipt.message_id)
-        segment = db.scalar(select(OutboundSegment).where(or_(
-            OutboundSegment.smsc_id.in_(candidates), OutboundSegment.smsc_id_alt.in_(candidates)))
-            .order_by(OutboundSegment.id.desc()).limit(1))
+        segment = next((by_form[f] for f in forms[receipt] if f in by_form), None)
         if segment is None:
             unmatched.append(receipt)
             continue
@@ -140,20 +140,26 @@ def record_receipts(db: Session, receipts: Iterable[DeliveryReceipt], *, now: da
         segment.receipt_error = receipt.error
         segment.receipt_at = receipt.done_date or now
         if receipt.status.is_final:
-            _settle_delivery(db, segment.message_id, now=now)
+            settled.add(segment.message_id)
+    _settle_deliveries(db, settled, now=now)
     return unmatched
 
 
-def _settle_delivery(db: Session, message_id: int, *, now: datetime) -> None:
+def _settle_deliveries(db: Session, message_ids: set[int], *, now: datetime) -> None:
     """A message is delivered when all its segments are; undelivered when any final one failed."""
-    message = db.get(OutboundMessage, message_id)
-    statuses = [ReceiptStatus(s) if s else None for s in db.scalars(
-        select(OutboundSegment.receipt_status).where(OutboundSegment.message_id == message_id))]
-    if any(s in FAILED_RECEIPTS for s in statuses):
-        message.state = OutboundState.UNDELIVERED
-    elif len(statuses) >= message.segments and all(s is ReceiptStatus.DELIVERED for s in statuses):
-        message.state = OutboundState.DELIVERED
-        message.delivered_at = now
+    if not message_ids:
+        return
+    statuses: dict[int, list[ReceiptStatus | None]] = {}
+    for message_id, status in db.execute(select(OutboundSegment.message_id, OutboundSegment.receipt_status)
+                                         .where(OutboundSegment.message_id.in_(message_ids))):
+        statuses.setdefault(message_id, []).append(ReceiptStatus(status) if status else None)
+    for message in db.scalars(select(OutboundMessage).where(OutboundMessage.id.in_(message_ids))):
+        known = statuses.get(message.id, [])
+        if any(s in FAILED_RECEIPTS for s in known):
+            message.state = OutboundState.UNDELIVERED
+        elif len(known) >= message.segments and all(s is ReceiptStatus.DELIVERED for s in known):
+            message.state = OutboundState.DELIVERED
+            message.delivered_at = now
 
 
 def requeue_unacknowledged(db: Session) -> int:

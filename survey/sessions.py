@@ -13,7 +13,7 @@ from survey import texts
 from survey.definitions import Survey
 from survey.evaluation import interaction_tags
 from survey.machine import (
-    CancelPending, Event, RecordOptOut, SaveAnswer, SendOptOutConfirmation, SendQuestion, SendReask,
+    CancelPending, Event, RecordOptOut, Replied, SaveAnswer, SendOptOutConfirmation, SendQuestion, SendReask,
     SendThanks, Snapshot, advance,
 )
 from survey.models import Answer, OutboundMessage, SurveySession
@@ -30,9 +30,12 @@ class Context:
     config: PolicyConfig
 
 
-def snapshot(db: Session, session: SurveySession) -> Snapshot:
-    answers = {a.question: ParsedReply(ReplyKind.ANSWER, a.value, tuple(a.reasons), a.text)
-               for a in db.scalars(select(Answer).where(Answer.session_id == session.id))}
+def snapshot(db: Session, session: SurveySession, *, with_answers: bool) -> Snapshot:
+    """The machine's view of a session; earlier answers are loaded only when the event needs them."""
+    answers = {}
+    if with_answers:
+        answers = {a.question: ParsedReply(ReplyKind.ANSWER, a.value, tuple(a.reasons), a.text)
+                   for a in db.scalars(select(Answer).where(Answer.session_id == session.id))}
     return Snapshot(session.state, session.question, session.reasks, answers)
 
 
@@ -40,7 +43,7 @@ def handle(db: Session, session: SurveySession, event: Event, *, now: datetime, 
            inbound_id: int | None = None) -> None:
     """Advance a session by one event and carry out the resulting actions in this transaction."""
     survey = ctx.surveys[session.survey]
-    step = advance(survey, snapshot(db, session), event)
+    step = advance(survey, snapshot(db, session, with_answers=isinstance(event, Replied)), event)
     session.state, session.question, session.reasks = step.state, step.question, step.reasks
     if not step.state.is_open and session.ended_at is None:
         session.ended_at = now

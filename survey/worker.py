@@ -141,18 +141,9 @@ class Worker:
         return len(events)
 
     def _record(self, db, events: list, now: datetime) -> list[DeliveryReceipt]:
-        unmatched: list[DeliveryReceipt] = []
-        run: list = []
-        for event in events + [None]:
-            if run and (event is None or type(event) is not type(run[0])):
-                if isinstance(run[0], SubmitResult):
-                    outbound.record_submit_results(db, run, now=now, ctx=self.ctx)
-                else:
-                    unmatched += outbound.record_receipts(db, run, now=now)
-                run = []
-            if event is not None:
-                run.append(event)
-        return unmatched
+        # Acks first: a receipt can only match a segment whose ack is stored.
+        outbound.record_submit_results(db, [e for e in events if isinstance(e, SubmitResult)], now=now, ctx=self.ctx)
+        return outbound.record_receipts(db, [e for e in events if isinstance(e, DeliveryReceipt)], now=now)
 
     def _hold(self, receipts: list[DeliveryReceipt], now: datetime) -> None:
         """Receipts that match nothing yet wait for their ack; after RECEIPT_PATIENCE they are dropped."""
