@@ -8,6 +8,7 @@ verbal answers in Chinese, a score with a reason, long complaints that need seve
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Callable, Mapping
@@ -42,6 +43,8 @@ _REASONS = ["排队太久", "等了很久", "服务态度差", "业务不熟练"
             "网络信号不好", "系统老是卡"]
 _REASON_REPLIES = ["1", "2", "1 2", "等待时间太长了", "营业员态度不好", "4", "6 办了两次都没办好",
                    "资费太贵，套餐说明不清楚"]
+# A text that asks for an answer: "回复1…", "请回复0-10分", or the reasons question.
+_ASKS = re.compile(r"回复\s*[0-9０-９]|原因")
 _OPT_OUTS = ["TD", "退订", "td", "0000"]
 _COMPLAINT = (
     "我上午十点到营业厅办理补换卡业务，取号以后前面只有六个人，结果足足等了一个多小时才轮到我，"
@@ -58,7 +61,9 @@ class ReplyMix:
     weights: Mapping[ReplyKind, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
 
     def __call__(self, destination: str, mt_text: str, rng: random.Random) -> list[str]:
-        """Replies of one subscriber to one survey message."""
+        """Replies of one subscriber to one survey message (thanks and confirmations get none)."""
+        if not _ASKS.search(mt_text):
+            return []
         if "原因" in mt_text:  # the follow-up question asks why: answer with reason codes or words
             return [] if rng.random() < 0.1 else [rng.choice(_REASON_REPLIES)]
         kinds = list(self.weights)

@@ -113,15 +113,16 @@ def _answers_this_month(db: Session, *, now: datetime, config: PolicyConfig,
         .group_by(Answer.outlet_code)).all())
 
 
-def interaction_tags(db: Session, interaction_id: int) -> dict[str, object]:
-    """The dimensions an answer is tagged with, copied from its interaction."""
-    row = db.execute(
-        select(Interaction.channel, Interaction.attributes, Interaction.msisdn, Outlet.code, Outlet.name,
+def interaction_tags(db: Session, interaction_ids: set[int]) -> dict[int, dict[str, object]]:
+    """The dimensions answers are tagged with, copied from their interactions, by interaction id."""
+    rows = db.execute(
+        select(Interaction.id, Interaction.channel, Interaction.attributes, Outlet.code, Outlet.name,
                City.name, Region.name, BusinessType.name)
         .join(Outlet, Interaction.outlet_id == Outlet.id).join(City).join(Region)
         .outerjoin(BusinessType, Interaction.business_type_id == BusinessType.id)
-        .where(Interaction.id == interaction_id)).one()
-    channel, attributes, msisdn, code, outlet_name, city, region, business = row
-    return {"channel": str(channel), "attributes": dict(attributes or {}), "msisdn": msisdn,
-            "outlet_code": code, "outlet_name": outlet_name, "city": city, "region": region,
-            "business_type": business}
+        .where(Interaction.id.in_(interaction_ids)))
+    return {
+        id_: {"channel": str(channel), "attributes": dict(attributes or {}), "outlet_code": code,
+              "outlet_name": outlet_name, "city": city, "region": region, "business_type": business}
+        for id_, channel, attributes, code, outlet_name, city, region, business in rows
+    }

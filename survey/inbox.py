@@ -12,7 +12,7 @@ from smpp.messages import InboundMessage as SmppInbound
 from survey.machine import Replied
 from survey.models import InboundMessage, OutboundMessage, SurveySession
 from survey.parser import ReplyKind, parse_reply
-from survey.sessions import Context, handle, record_opt_out
+from survey.sessions import Context, Known, handle, record_opt_out
 from survey.states import InboundState, SessionState
 
 # An SMSC that lost our deliver_sm_resp delivers the same reply again, seconds later.
@@ -34,35 +34,49 @@ def store_inbound(db: Session, message: SmppInbound, *, now: datetime, region: s
 
 
 def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 500) -> Counter[str]:
-    """Parse stored replies in arrival order and advance their sessions; returns counts by outcome."""
+    """Parse stored replies in arrival order and advance their sessions; returns counts by outcome.
+
+    A batch is loaded with a handful of queries (replies, their numbers' recent history, the
+    sessions waiting for them, those sessions' answers and tags) and then handled in memory, in order.
+    """
     counts: Counter[str] = Counter()
-    for inbound in db.scalars(select(InboundMessage).where(InboundMessage.state == InboundState.RECEIVED)
-                              .order_by(InboundMessage.id).limit(limit)):
-        counts[_process(db, inbound, now=now, ctx=ctx)] += 1
+    batch = list(db.scalars(select(InboundMessage).where(InboundMessage.state == InboundState.RECEIVED)
+                            .order_by(InboundMessage.id).limit(limit)))
+    if not batch:
+        return counts
+    numbers = {m.msisdn for m in batch}
+    earliest = min(m.received_at for m in batch)
+    recent = list(db.execute(select(InboundMessage.id, InboundMessage.msisdn, InboundMessage.text,
+                                    InboundMessage.received_at).where(
+        InboundMessage.msisdn.in_(numbers), InboundMessage.received_at >= earliest - DUPLICATE_WINDOW,
+        InboundMessage.id < batch[-1].id + 1)))
+    candidates = list(db.scalars(select(SurveySession).where(
+        SurveySession.msisdn.in_(numbers), SurveySession.state.in_(ANSWERABLE),
+        SurveySession.sent_at.is_not(None)).order_by(SurveySession.sent_at.desc())))
+    sessions: dict[str, list[SurveySession]] = {}
+    for session in candidates:
+        sessions.setdefault(session.msisdn, []).append(session)
+    known = Known(db).load(candidates)
+    for inbound in batch:
+        inbound.processed_at = now
+        if _is_redelivery(db, inbound, recent):
+            inbound.state = InboundState.DUPLICATE
+            counts[inbound.state.value] += 1
+            continue
+        session = next((s for s in sessions.get(inbound.msisdn, ())
+                        if s.state.is_open and s.sent_at <= inbound.received_at < s.expires_at), None)
+        if session is None or session.question is None:
+            counts[_unmatched(db, inbound, now=now, ctx=ctx)] += 1
+            continue
+        survey = ctx.surveys[session.survey]
+        reply = parse_reply(survey.question(session.question), inbound.text)
+        inbound.session_id = session.id
+        inbound.parsed_kind = reply.kind.value
+        inbound.state = InboundState.PROCESSED
+        session.last_reply_at = inbound.received_at
+        handle(db, session, Replied(reply), now=now, ctx=ctx, inbound_id=inbound.id, known=known)
+        counts[reply.kind.value] += 1
     return counts
-
-
-def _process(db: Session, inbound: InboundMessage, *, now: datetime, ctx: Context) -> str:
-    inbound.processed_at = now
-    if _is_redelivery(db, inbound):
-        inbound.state = InboundState.DUPLICATE
-        return inbound.state.value
-    session = db.scalar(
-        select(SurveySession).where(
-            SurveySession.msisdn == inbound.msisdn, SurveySession.state.in_(ANSWERABLE),
-            SurveySession.sent_at.is_not(None), SurveySession.sent_at <= inbound.received_at,
-            SurveySession.expires_at > inbound.received_at)
-        .order_by(SurveySession.sent_at.desc()).limit(1))
-    if session is None or session.question is None:
-        return _unmatched(db, inbound, now=now, ctx=ctx)
-    survey = ctx.surveys[session.survey]
-    reply = parse_reply(survey.question(session.question), inbound.text)
-    inbound.session_id = session.id
-    inbound.parsed_kind = reply.kind.value
-    inbound.state = InboundState.PROCESSED
-    session.last_reply_at = inbound.received_at
-    handle(db, session, Replied(reply), now=now, ctx=ctx, inbound_id=inbound.id)
-    return reply.kind.value
 
 
 def _unmatched(db: Session, inbound: InboundMessage, *, now: datetime, ctx: Context) -> str:
@@ -76,16 +90,15 @@ def _unmatched(db: Session, inbound: InboundMessage, *, now: datetime, ctx: Cont
     return inbound.state.value
 
 
-def _is_redelivery(db: Session, inbound: InboundMessage) -> bool:
+def _is_redelivery(db: Session, inbound: InboundMessage, recent: list) -> bool:
     """The same text from the same number shortly before, with nothing sent to it in between.
 
     A subscriber who answers "4" and then "4" again to the next question is answering twice; an
     SMSC that redelivers "4" does so without our having asked anything since.
     """
-    earlier = db.scalar(select(InboundMessage.received_at).where(
-        InboundMessage.msisdn == inbound.msisdn, InboundMessage.text == inbound.text,
-        InboundMessage.id < inbound.id, InboundMessage.received_at >= inbound.received_at - DUPLICATE_WINDOW)
-        .order_by(InboundMessage.id.desc()).limit(1))
+    earlier = max((r.received_at for r in recent
+                   if r.msisdn == inbound.msisdn and r.text == inbound.text and r.id < inbound.id
+                   and r.received_at >= inbound.received_at - DUPLICATE_WINDOW), default=None)
     if earlier is None:
         return False
     asked_since = db.scalar(select(OutboundMessage.id).where(

@@ -30,28 +30,53 @@ class Context:
     config: PolicyConfig
 
 
-def snapshot(db: Session, session: SurveySession, *, with_answers: bool) -> Snapshot:
-    """The machine's view of a session; earlier answers are loaded only when the event needs them."""
-    answers = {}
-    if with_answers:
-        answers = {a.question: ParsedReply(ReplyKind.ANSWER, a.value, tuple(a.reasons), a.text)
-                   for a in db.scalars(select(Answer).where(Answer.session_id == session.id))}
-    return Snapshot(session.state, session.question, session.reasks, answers)
+class Known:
+    """Answers and interaction tags of sessions, loaded in bulk for a batch or one by one on a miss."""
+
+    def __init__(self, db: Session) -> None:
+        self._db = db
+        self._answers: dict[int, dict[str, ParsedReply]] = {}
+        self._tags: dict[int, dict] = {}
+
+    def load(self, sessions: list[SurveySession]) -> "Known":
+        """Fetch what a batch of sessions needs in two queries."""
+        ids = [s.id for s in sessions if s.id not in self._answers]
+        for session_id in ids:
+            self._answers[session_id] = {}
+        for answer in self._db.scalars(select(Answer).where(Answer.session_id.in_(ids))):
+            self._answers[answer.session_id][answer.question] = _reply_of(answer)
+        self._tags.update(interaction_tags(self._db, {s.interaction_id for s in sessions} - set(self._tags)))
+        return self
+
+    def answers(self, session: SurveySession) -> dict[str, ParsedReply]:
+        if session.id not in self._answers:
+            self.load([session])
+        return self._answers[session.id]
+
+    def tags(self, session: SurveySession) -> dict:
+        if session.interaction_id not in self._tags:
+            self._tags.update(interaction_tags(self._db, {session.interaction_id}))
+        return self._tags[session.interaction_id]
+
+
+def _reply_of(answer: Answer) -> ParsedReply:
+    return ParsedReply(ReplyKind.ANSWER, answer.value, tuple(answer.reasons), answer.text)
 
 
 def handle(db: Session, session: SurveySession, event: Event, *, now: datetime, ctx: Context,
-           inbound_id: int | None = None) -> None:
+           inbound_id: int | None = None, known: Known | None = None) -> None:
     """Advance a session by one event and carry out the resulting actions in this transaction."""
+    known = known or Known(db)
     survey = ctx.surveys[session.survey]
-    step = advance(survey, snapshot(db, session, with_answers=isinstance(event, Replied)), event)
+    answers = known.answers(session) if isinstance(event, Replied) else {}
+    step = advance(survey, Snapshot(session.state, session.question, session.reasks, answers), event)
     session.state, session.question, session.reasks = step.state, step.question, step.reasks
     if not step.state.is_open and session.ended_at is None:
         session.ended_at = now
-    tags = None
     for action in step.actions:
         if isinstance(action, SaveAnswer):
-            tags = tags or interaction_tags(db, session.interaction_id)
-            _save_answer(db, session, action, tags, now=now, inbound_id=inbound_id)
+            _save_answer(db, session, action, known.tags(session), now=now, inbound_id=inbound_id)
+            known.answers(session)[action.question] = action.reply
         elif isinstance(action, CancelPending):
             db.execute(update(OutboundMessage)
                        .where(OutboundMessage.session_id == session.id,
@@ -60,8 +85,7 @@ def handle(db: Session, session: SurveySession, event: Event, *, now: datetime, 
         elif isinstance(action, RecordOptOut):
             record_opt_out(db, session.msisdn, now=now, source=f"reply to session {session.id}")
         else:
-            tags = tags or interaction_tags(db, session.interaction_id)
-            _queue_text(db, session, survey, action, tags, now=now, window=ctx.config)
+            _queue_text(db, session, survey, action, known.tags(session), now=now, window=ctx.config)
 
 
 def record_opt_out(db: Session, msisdn: str, *, now: datetime, source: str) -> None:

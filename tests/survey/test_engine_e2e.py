@@ -59,7 +59,7 @@ def world(tmp_path, settings, clock, outlet_rows):
     simulator = SMSCSimulator(SimulatorConfig(replies=True, reply_delay_s=0, reply_fn=subscribers, seed=3))
     simulator.start()
     runtime = Runtime.build(settings.replace(database_url=f"sqlite:///{tmp_path / 'e2e.db'}",
-                                             smpp_port=simulator.port, smpp_window=10), clock=clock)
+                                             smpp_port=simulator.port, smpp_window=10, smpp_tps=0), clock=clock)
     database.upgrade(runtime.engine)
     with runtime.session_factory.begin() as db:
         seed_business_types(db)
