@@ -101,14 +101,18 @@ def run_engine(port: int, count: int, window: int, folder: Path) -> dict:
         with runtime.session_factory.begin() as db:
             record_interactions(db, items[start:start + 1000], now=clock.now(), tz=runtime.settings.tz)
     rounds = 0
+    import collections
+    T = collections.Counter()
     while True:
         rounds += 1
-        worker.run_once(clock.now())
-        worker.client.wait_idle(60)
-        worker.record(clock.now())
+        for job in ("record", "evaluate", "replies", "expire", "dispatch"):
+            t = time.perf_counter(); getattr(worker, job)(clock.now()); T[job] += time.perf_counter() - t
+        t = time.perf_counter(); worker.client.wait_idle(60); T["wait"] += time.perf_counter() - t
+        t = time.perf_counter(); worker.record(clock.now()); T["record"] += time.perf_counter() - t
         with runtime.session_factory() as db:
             if pending(db) == 0 and worker.client.wait_idle(0):
                 break
+    print({k: round(v, 2) for k, v in T.items()})
     elapsed = time.perf_counter() - started
     with runtime.session_factory() as db:
         answers = db.scalar(select(func.count()).select_from(Answer))

@@ -138,10 +138,16 @@ class SmppClient:
         Segmentation and PDU encoding happen here, on the caller's thread, so the I/O thread
         only stamps sequence numbers; MessageTooLong is raised here too.
         """
-        segments = self._encode(message)
+        self.submit_many([message])
+
+    def submit_many(self, messages: list[OutgoingMessage]) -> None:
+        """Queue several messages with one wake-up of the I/O thread (each wake costs a GIL hand-off)."""
+        encoded = [self._encode(message) for message in messages]
+        if not encoded:
+            return
         with self._cond:
-            self._unfinished += 1
-            self._inbox.append(segments)
+            self._unfinished += len(encoded)
+            self._inbox.extend(encoded)
         self._wake()
 
     def _encode(self, message: OutgoingMessage) -> list[_Segment]:

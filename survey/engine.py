@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from survey.definitions import load_surveys
+from survey.parser import parse_reply
 from survey.policy import PolicyConfig
 from survey.runtime import Runtime
 from survey.texts import oversized_texts
@@ -15,9 +16,11 @@ SAMPLE_VALUES = {"outlet": "某某市某某区某某路营业厅", "business": "
 
 
 def load_checked_surveys() -> dict:
-    """All survey definitions; warns about each text that costs more than one SMS segment."""
+    """All survey definitions, their parsers compiled; warns about texts that cost more than one segment."""
     surveys = load_surveys()
     for survey in surveys.values():
+        for question in survey.questions:
+            parse_reply(question, "")  # compiles the question's parser now, not on the first reply
         for name, segments in oversized_texts(survey, SAMPLE_VALUES):
             log.warning("survey %s: %s needs %d SMS segments with a long outlet name", survey.key, name, segments)
     return surveys

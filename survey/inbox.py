@@ -46,10 +46,12 @@ def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 5
         return counts
     numbers = {m.msisdn for m in batch}
     earliest = min(m.received_at for m in batch)
-    recent = list(db.execute(select(InboundMessage.id, InboundMessage.msisdn, InboundMessage.text,
-                                    InboundMessage.received_at).where(
-        InboundMessage.msisdn.in_(numbers), InboundMessage.received_at >= earliest - DUPLICATE_WINDOW,
-        InboundMessage.id < batch[-1].id + 1)))
+    recent: dict[tuple[str, str], list[tuple[int, datetime]]] = {}
+    for id_, msisdn, text, received_at in db.execute(
+            select(InboundMessage.id, InboundMessage.msisdn, InboundMessage.text, InboundMessage.received_at)
+            .where(InboundMessage.msisdn.in_(numbers), InboundMessage.received_at >= earliest - DUPLICATE_WINDOW,
+                   InboundMessage.id <= batch[-1].id)):
+        recent.setdefault((msisdn, text), []).append((id_, received_at))
     candidates = list(db.scalars(select(SurveySession).where(
         SurveySession.msisdn.in_(numbers), SurveySession.state.in_(ANSWERABLE),
         SurveySession.sent_at.is_not(None)).order_by(SurveySession.sent_at.desc())))
@@ -90,15 +92,15 @@ def _unmatched(db: Session, inbound: InboundMessage, *, now: datetime, ctx: Cont
     return inbound.state.value
 
 
-def _is_redelivery(db: Session, inbound: InboundMessage, recent: list) -> bool:
+def _is_redelivery(db: Session, inbound: InboundMessage,
+                   recent: dict[tuple[str, str], list[tuple[int, datetime]]]) -> bool:
     """The same text from the same number shortly before, with nothing sent to it in between.
 
     A subscriber who answers "4" and then "4" again to the next question is answering twice; an
     SMSC that redelivers "4" does so without our having asked anything since.
     """
-    earlier = max((r.received_at for r in recent
-                   if r.msisdn == inbound.msisdn and r.text == inbound.text and r.id < inbound.id
-                   and r.received_at >= inbound.received_at - DUPLICATE_WINDOW), default=None)
+    earlier = max((received_at for id_, received_at in recent.get((inbound.msisdn, inbound.text), ())
+                   if id_ < inbound.id and received_at >= inbound.received_at - DUPLICATE_WINDOW), default=None)
     if earlier is None:
         return False
     asked_since = db.scalar(select(OutboundMessage.id).where(

@@ -113,8 +113,7 @@ class Worker:
         with self.runtime.session_factory.begin() as db:
             messages = outbound.claim_due(db, now=now, ctx=self.ctx, limit=self.batch)
         # Committed as SUBMITTING before the client sees them: a crash now means a resend, never a loss.
-        for message in messages:
-            self.client.submit(message)
+        self.client.submit_many(messages)
         self.counts.submitted += len(messages)
         return len(messages)
 
@@ -139,6 +138,10 @@ class Worker:
             raise
         self._hold(unmatched, now)
         return len(events)
+
+    def has_events(self) -> bool:
+        """Whether acks or receipts wait to be recorded."""
+        return bool(self._carry) or not self._events.empty()
 
     def _record(self, db, events: list, now: datetime) -> list[DeliveryReceipt]:
         # Acks first: a receipt can only match a segment whose ack is stored.

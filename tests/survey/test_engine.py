@@ -30,9 +30,9 @@ class FakeClient:
         self.unacked: list[OutgoingMessage] = []
         self._ids = iter(range(0x1000, 0x100000))
 
-    def submit(self, message: OutgoingMessage) -> None:
-        self.sent.append(message)
-        self.unacked.append(message)
+    def submit_many(self, messages: list[OutgoingMessage]) -> None:
+        self.sent.extend(messages)
+        self.unacked.extend(messages)
 
     def ack_all(self) -> list[str]:
         """Acknowledge every outstanding submit (one segment each, hex ids); returns the ids."""
