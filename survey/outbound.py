@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from channels.bulk import insert_rows
 from smpp.messages import OutgoingMessage, SubmitResult
 from smpp.receipts import DeliveryReceipt, ReceiptStatus, message_id_candidates
 from survey.machine import Acked, SendFailed
@@ -23,6 +24,7 @@ from survey.sessions import Context, handle
 from survey.states import MessagePurpose, OutboundState
 
 MAX_ATTEMPTS = 5
+SEGMENT_COLUMNS = ("message_id", "seq", "smsc_id", "smsc_id_alt", "receipt_status", "receipt_error", "receipt_at")
 FAILED_RECEIPTS = {ReceiptStatus.UNDELIVERABLE, ReceiptStatus.EXPIRED, ReceiptStatus.REJECTED,
                    ReceiptStatus.DELETED, ReceiptStatus.UNKNOWN}
 
@@ -69,6 +71,7 @@ def record_submit_results(db: Session, results: Iterable[SubmitResult], *, now: 
         acked.setdefault(message_id, set()).add(seq)
     session_ids = {m.session_id for m in messages.values() if m.session_id is not None}
     sessions = {s.id: s for s in db.scalars(select(SurveySession).where(SurveySession.id.in_(session_ids)))}
+    segments: list[dict] = []
     for result in results:
         message = messages.get(int(result.key))
         if message is None or message.state is not OutboundState.SUBMITTING:
@@ -82,8 +85,9 @@ def record_submit_results(db: Session, results: Iterable[SubmitResult], *, now: 
         if result.segment_index not in seqs:
             seqs.add(result.segment_index)
             candidates = message_id_candidates(result.message_id)
-            db.add(OutboundSegment(message_id=message.id, seq=result.segment_index, smsc_id=candidates[0],
-                                   smsc_id_alt=candidates[1] if len(candidates) > 1 else None))
+            segments.append({"message_id": message.id, "seq": result.segment_index, "smsc_id": candidates[0],
+                             "smsc_id_alt": candidates[1] if len(candidates) > 1 else None,
+                             "receipt_status": None, "receipt_error": None, "receipt_at": None})
         if len(seqs) >= result.total_segments:
             message.state = OutboundState.ACKED
             message.acked_at = now
@@ -91,6 +95,8 @@ def record_submit_results(db: Session, results: Iterable[SubmitResult], *, now: 
                 session.segments_sent += message.segments
                 if message.purpose is MessagePurpose.QUESTION:
                     handle(db, session, Acked(), now=now, ctx=ctx)
+    # Thousands of segments a batch: one executemany, not one ORM object each.
+    insert_rows(db, "outbound_segments", SEGMENT_COLUMNS, segments, conflict=("message_id", "seq"))
 
 
 def _on_failure(db: Session, message: OutboundMessage, session: SurveySession | None, result: SubmitResult, *,
@@ -115,32 +121,42 @@ def record_receipts(db: Session, receipts: Iterable[DeliveryReceipt], *, now: da
     """Match receipts to segments whatever the id's form; returns those that matched no segment.
 
     A receipt can overtake its submit_sm_resp, so the caller offers the unmatched ones again later.
+    Receipts come by the thousand, so this works on rows and executemany, not ORM objects.
     """
     receipts = list(receipts)
     if not receipts:
         return []
+    segments = OutboundSegment.__table__
     forms = {r: message_id_candidates(r.message_id) for r in receipts}
     wanted = {form for candidates in forms.values() for form in candidates}
-    by_form: dict[str, OutboundSegment] = {}
-    for segment in db.scalars(select(OutboundSegment).where(
-            or_(OutboundSegment.smsc_id.in_(wanted), OutboundSegment.smsc_id_alt.in_(wanted)))
-            .order_by(OutboundSegment.id)):
-        by_form[segment.smsc_id] = segment  # the newest wins if an SMSC ever reuses an id
-        if segment.smsc_id_alt:
-            by_form.setdefault(segment.smsc_id_alt, segment)
-    unmatched, settled = [], set()
+    by_form: dict[str, list] = {}
+    for row in db.execute(select(segments.c.id, segments.c.message_id, segments.c.smsc_id, segments.c.smsc_id_alt,
+                                 segments.c.receipt_status)
+                          .where(or_(segments.c.smsc_id.in_(wanted), segments.c.smsc_id_alt.in_(wanted)))
+                          .order_by(segments.c.id)):
+        entry = [row.id, row.message_id, row.receipt_status]
+        by_form[row.smsc_id] = entry  # the newest wins if an SMSC ever reuses an id
+        if row.smsc_id_alt:
+            by_form.setdefault(row.smsc_id_alt, entry)
+    unmatched, updates, settled = [], [], set()
     for receipt in receipts:
-        segment = next((by_form[f] for f in forms[receipt] if f in by_form), None)
-        if segment is None:
+        entry = next((by_form[f] for f in forms[receipt] if f in by_form), None)
+        if entry is None:
             unmatched.append(receipt)
             continue
-        if segment.receipt_status is not None and ReceiptStatus(segment.receipt_status).is_final:
+        segment_id, message_id, status = entry
+        if status is not None and ReceiptStatus(status).is_final:
             continue  # SMSCs resend receipts; the second is a no-op
-        segment.receipt_status = receipt.status.value
-        segment.receipt_error = receipt.error
-        segment.receipt_at = receipt.done_date or now
+        entry[2] = receipt.status.value
+        updates.append({"segment_id": segment_id, "status": receipt.status.value, "error": receipt.error,
+                        "at": receipt.done_date or now})
         if receipt.status.is_final:
-            settled.add(segment.message_id)
+            settled.add(message_id)
+    if updates:
+        db.connection().execute(
+            update(segments).where(segments.c.id == bindparam("segment_id"))
+            .values(receipt_status=bindparam("status"), receipt_error=bindparam("error"),
+                    receipt_at=bindparam("at")), updates)
     _settle_deliveries(db, settled, now=now)
     return unmatched
 
@@ -149,17 +165,23 @@ def _settle_deliveries(db: Session, message_ids: set[int], *, now: datetime) -> 
     """A message is delivered when all its segments are; undelivered when any final one failed."""
     if not message_ids:
         return
+    segments, messages = OutboundSegment.__table__, OutboundMessage.__table__
     statuses: dict[int, list[ReceiptStatus | None]] = {}
-    for message_id, status in db.execute(select(OutboundSegment.message_id, OutboundSegment.receipt_status)
-                                         .where(OutboundSegment.message_id.in_(message_ids))):
+    for message_id, status in db.execute(select(segments.c.message_id, segments.c.receipt_status)
+                                         .where(segments.c.message_id.in_(message_ids))):
         statuses.setdefault(message_id, []).append(ReceiptStatus(status) if status else None)
-    for message in db.scalars(select(OutboundMessage).where(OutboundMessage.id.in_(message_ids))):
-        known = statuses.get(message.id, [])
+    changes = []
+    for message_id, expected in db.execute(select(messages.c.id, messages.c.segments)
+                                           .where(messages.c.id.in_(message_ids))):
+        known = statuses.get(message_id, [])
         if any(s in FAILED_RECEIPTS for s in known):
-            message.state = OutboundState.UNDELIVERED
-        elif len(known) >= message.segments and all(s is ReceiptStatus.DELIVERED for s in known):
-            message.state = OutboundState.DELIVERED
-            message.delivered_at = now
+            changes.append({"message_id": message_id, "state": OutboundState.UNDELIVERED.value, "at": None})
+        elif len(known) >= expected and all(s is ReceiptStatus.DELIVERED for s in known):
+            changes.append({"message_id": message_id, "state": OutboundState.DELIVERED.value, "at": now})
+    if changes:
+        db.connection().execute(
+            update(messages).where(messages.c.id == bindparam("message_id"))
+            .values(state=bindparam("state"), delivered_at=bindparam("at")), changes)
 
 
 def requeue_unacknowledged(db: Session) -> int:
