@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from channels.phones import PhoneError, normalize_msisdn
@@ -20,17 +20,18 @@ DUPLICATE_WINDOW = timedelta(minutes=2)
 ANSWERABLE = (SessionState.SCHEDULED, SessionState.SENT, SessionState.WAITING)
 
 
-def store_inbound(db: Session, message: SmppInbound, *, now: datetime, region: str = "CN") -> int:
-    """Store a reply as received; the caller commits before acknowledging it to the SMSC."""
+def store_inbound(connection: Connection, message: SmppInbound, *, now: datetime, region: str = "CN") -> None:
+    """Store a reply as received; the caller commits before acknowledging it to the SMSC.
+
+    Runs on the SMPP I/O thread once per reply, so it is one Core INSERT, not an ORM unit of work.
+    """
     try:
         msisdn = normalize_msisdn(message.source, region=region)
     except PhoneError:
         msisdn = message.source[:20]  # kept as sent: it is still a reply to look at
-    row = InboundMessage(msisdn=msisdn, destination=message.destination[:32], text=message.text,
-                         received_at=now, state=InboundState.RECEIVED)
-    db.add(row)
-    db.flush()
-    return row.id
+    connection.execute(insert(InboundMessage.__table__).values(
+        msisdn=msisdn, destination=message.destination[:32], text=message.text, received_at=now,
+        state=InboundState.RECEIVED.value))
 
 
 def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 500) -> Counter[str]:

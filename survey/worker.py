@@ -96,7 +96,7 @@ class Worker:
     def _store_reply(self, message: SmppInbound) -> None:
         # On the SMPP I/O thread: an exception here makes the client answer with an error.
         with self.runtime.session_factory.begin() as db:
-            store_inbound(db, message, now=self._now(), region=self.runtime.settings.default_region)
+            store_inbound(db.connection(), message, now=self._now(), region=self.runtime.settings.default_region)
 
     # -- jobs ------------------------------------------------------------------------------------
 
