@@ -68,7 +68,7 @@ class Session:
                 if self.transport.can_write_eof() and not self.transport.is_closing():
                     self.transport.write_eof()
                     await asyncio.wait_for(self._discard(reader), timeout=2)
-            except (asyncio.TimeoutError, ConnectionError):
+            except (asyncio.TimeoutError, OSError):  # OSError: the ESME closed first
                 pass
         self.transport.close()
 

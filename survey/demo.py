@@ -1,11 +1,14 @@
-"""`touchpoint demo`: the product on an embedded default, with synthetic outlets and interactions."""
+"""`touchpoint demo`: the product on an embedded default — SQLite, the bundled SMSC simulator with
+subscribers who reply, synthetic interactions pushed through the HTTP API, the worker, the web app.
+"""
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import threading
 import urllib.request
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
 import click
@@ -15,10 +18,13 @@ from channels.accounts import create_token
 from channels.csv_import import import_outlets
 from channels.services import seed_business_types
 from channels.synthetic import interactions, outlet_rows
+from smpp.simulator import SMSCSimulator, SimulatorConfig
 from survey import database
 from survey.app import create_app
+from survey.engine import build_worker
 from survey.runtime import Runtime
 from survey.settings import load_settings
+from survey.worker import Intervals
 
 
 def prepare(runtime: Runtime, folder: Path) -> str:
@@ -50,17 +56,36 @@ def post_interactions(base_url: str, token: str, items: list[dict], batch: int =
     return totals
 
 
+def _trickle(base_url: str, token: str, runtime: Runtime, codes: list[str], stop: threading.Event,
+             per_tick: int, every_s: float) -> None:
+    """New interactions keep ending, a few every few seconds, as in a working day."""
+    for seed in itertools.count(1000):
+        if stop.wait(every_s):
+            return
+        items = list(interactions(per_tick, codes, end=runtime.clock.now() - timedelta(minutes=6),
+                                  tz=runtime.settings.tz, span=timedelta(minutes=1), seed=seed, source="live"))
+        post_interactions(base_url, token, items)
+
+
 @click.command("demo")
-@click.option("--interactions", "count", default=2000, show_default=True)
-@click.option("--port", type=int, default=None, help="default: TOUCHPOINT_PORT")
-@click.option("--exit-after-setup", is_flag=True, help="set up and exit (for tests)")
-def demo_command(count: int, port: int | None, exit_after_setup: bool) -> None:
-    """Run Touchpoint on SQLite in instance/demo with synthetic outlets and interactions."""
+@click.option("--interactions", "count", default=2000, show_default=True, help="interactions pushed at start")
+@click.option("--port", type=int, default=None, help="web port (default: TOUCHPOINT_PORT)")
+@click.option("--reply-delay-s", type=float, default=3.0, show_default=True, help="how fast subscribers answer")
+@click.option("--exit-after-s", type=float, default=None, help="stop after this many seconds (for tests)")
+def demo_command(count: int, port: int | None, reply_delay_s: float, exit_after_s: float | None) -> None:
+    """Run Touchpoint end to end on SQLite in instance/demo with a simulated SMSC and subscribers."""
     settings = load_settings()
     folder = (settings.instance_path / "demo").resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "touchpoint.db").unlink(missing_ok=True)
-    settings = settings.replace(instance_path=folder, database_url="")
+    for suffix in ("", "-wal", "-shm"):
+        (folder / f"touchpoint.db{suffix}").unlink(missing_ok=True)
+
+    simulator = SMSCSimulator(SimulatorConfig(
+        system_id=settings.smpp_system_id, password=settings.smpp_password, ack_latency_s=0.01,
+        receipt_delay_s=1.0, replies=True, reply_delay_s=reply_delay_s, seed=7)).start()
+    # The demo runs whatever the hour, so quiet hours are off (start == end) and surveys go at once.
+    settings = settings.replace(instance_path=folder, database_url="", smpp_host="127.0.0.1",
+                                smpp_port=simulator.port, quiet_start=time(0), quiet_end=time(0))
     runtime = Runtime.build(settings)
     token = prepare(runtime, folder)
 
@@ -68,17 +93,27 @@ def demo_command(count: int, port: int | None, exit_after_setup: bool) -> None:
     server = make_server(settings.host, port if port is not None else settings.port, app, threaded=True)
     base_url = f"http://{settings.host}:{server.server_port}"
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    worker = build_worker(runtime)
+    worker.start(Intervals(evaluate=1, dispatch=0.5, record=0.5, replies=0.5, expire=30))
+
     codes = [row["code"] for row in outlet_rows()]
-    items = list(interactions(count, codes, end=runtime.clock.now() - timedelta(minutes=1), tz=settings.tz))
+    items = list(interactions(count, codes, end=runtime.clock.now() - timedelta(minutes=6), tz=settings.tz))
     totals = post_interactions(base_url, token, items)
-    click.echo(f"demo database: {folder / 'touchpoint.db'}")
-    click.echo(f"pushed {count} interactions through POST /api/v1/interactions: {totals}")
+    stop = threading.Event()
+    threading.Thread(target=_trickle, args=(base_url, token, runtime, codes, stop, 20, 5.0), daemon=True).start()
+
+    click.echo(f"demo database: {folder / 'touchpoint.db'}  (SQLite; quiet hours off for the demo)")
+    click.echo(f"SMSC simulator on 127.0.0.1:{simulator.port}; subscribers answer after {reply_delay_s:g} s")
+    click.echo(f"pushed {count} interactions through POST /api/v1/interactions: {totals}; 20 more every 5 s")
     click.echo(f"API token for your own requests: {token}")
-    if exit_after_setup:
-        server.shutdown()
-        return
     click.echo(f"Touchpoint is running at {base_url}/  (Ctrl-C to stop)")
     try:
-        threading.Event().wait()
+        threading.Event().wait(exit_after_s)
     except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        worker.stop()
         server.shutdown()
+        simulator.stop()
+        click.echo(f"stopped; worker counts: {worker.counts}")

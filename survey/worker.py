@@ -203,6 +203,9 @@ class Worker:
                                         job_defaults={"coalesce": True, "max_instances": 1})
         for name in ("record", "evaluate", "dispatch", "replies", "expire"):
             scheduler.add_job(self._guarded(name), "interval", seconds=getattr(intervals, name), id=name)
+        # One executor thread, so a job due while another runs waits and a late one is skipped by
+        # design; APScheduler would log each skip as a warning.
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
         scheduler.start()
         self._scheduler = scheduler
 
