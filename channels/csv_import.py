@@ -9,16 +9,17 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import multiprocessing
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from itertools import islice
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import Callable, Iterator
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels.rows import FieldError, canonical_header
-from channels.services import record_interactions, upsert_outlets
+from channels.rows import FieldError, canonical_header, parse_interaction
+from channels.services import Parsed, store_parsed, upsert_outlets
 
 SNIFF_BYTES = 1 << 20
 CHUNK_ROWS = 5000
@@ -115,27 +116,99 @@ def default_report_path(path: Path) -> Path:
     return path.with_name(path.stem + ".errors.csv")
 
 
+# Above this size the parsing runs in a child process, so an import keeps both cores busy: one
+# reads and validates rows while the other stores them.
+PARALLEL_BYTES = 8 << 20
+_QUEUE_CHUNKS = 4  # chunks in flight between the processes: memory stays flat
+
+
+def _parsed_chunks(path: Path, *, now: datetime, tz: tzinfo, region: str, chunk_rows: int,
+                   on_bytes: Callable[[int], None] | None) -> Iterator[tuple[str, list[int], list[Parsed]]]:
+    """(encoding, row numbers, parsed rows) a chunk at a time, parsed in this process."""
+    encoding, rows = iter_rows(path, on_bytes=on_bytes)
+    try:
+        while chunk := list(islice(rows, chunk_rows)):
+            parsed = [parse_interaction(raw, tz=tz, now=now, region=region, default_source="csv")
+                      for _, raw in chunk]
+            yield encoding, [number for number, _ in chunk], parsed
+    except UnicodeDecodeError as exc:
+        raise _BadEncoding(encoding, exc.reason) from exc
+
+
+class _BadEncoding(Exception):
+    def __init__(self, encoding: str, reason: str) -> None:
+        super().__init__(encoding, reason)
+        self.encoding, self.reason = encoding, reason
+
+
+def _parser_process(path: Path, now: datetime, tz: tzinfo, region: str, chunk_rows: int, out) -> None:
+    """Child process: parse the file and hand chunks over the queue; ends with None."""
+    read = [0]
+
+    def count(n: int) -> None:
+        read[0] += n
+
+    try:
+        for encoding, numbers, parsed in _parsed_chunks(path, now=now, tz=tz, region=region,
+                                                        chunk_rows=chunk_rows, on_bytes=count):
+            out.put((encoding, numbers, parsed, read[0]))
+            read[0] = 0
+    except _BadEncoding as exc:
+        out.put(exc)
+    except BaseException as exc:  # reported to the parent, which raises it
+        out.put(RuntimeError(f"CSV parser process failed: {exc!r}"))
+    out.put(None)
+
+
+def _chunks_from_child(path: Path, *, now: datetime, tz: tzinfo, region: str, chunk_rows: int,
+                       on_bytes: Callable[[int], None] | None):
+    context = multiprocessing.get_context("spawn")  # no inherited threads or database connections
+    out = context.Queue(maxsize=_QUEUE_CHUNKS)
+    child = context.Process(target=_parser_process, args=(path, now, tz, region, chunk_rows, out), daemon=True)
+    child.start()
+    try:
+        while (item := out.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            encoding, numbers, parsed, read = item
+            if on_bytes:
+                on_bytes(read)
+            yield encoding, numbers, parsed
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join()
+
+
 def import_interactions(session_factory: sessionmaker[Session], path: Path, *,
                         now: Callable[[], datetime], tz: tzinfo, region: str = "CN",
                         report_path: Path | None = None, chunk_rows: int = CHUNK_ROWS,
-                        on_bytes: Callable[[int], None] | None = None) -> ImportSummary:
-    """Import an interactions CSV; each chunk is committed on its own."""
+                        on_bytes: Callable[[int], None] | None = None,
+                        parallel: bool | None = None) -> ImportSummary:
+    """Import an interactions CSV; each chunk is committed on its own.
+
+    parallel: parse in a child process (default: for files over PARALLEL_BYTES).
+    """
     report = _Report(report_path or default_report_path(path))
-    encoding, rows = iter_rows(path, on_bytes=on_bytes)
+    if parallel is None:
+        parallel = path.stat().st_size > PARALLEL_BYTES
+    source = _chunks_from_child if parallel else _parsed_chunks
+    with open(path, "rb") as probe:
+        encoding = sniff_encoding(probe.read(SNIFF_BYTES))
     total = created = duplicates = rejected = 0
     try:
-        while chunk := list(islice(rows, chunk_rows)):
+        for encoding, numbers, parsed in source(path, now=now(), tz=tz, region=region, chunk_rows=chunk_rows,
+                                                on_bytes=on_bytes):
             with session_factory.begin() as db:
-                result = record_interactions(db, [r for _, r in chunk], now=now(), tz=tz, region=region,
-                                             default_source="csv", per_item=False)
-            total += len(chunk)
+                result = store_parsed(db, parsed, now=now(), per_item=False)
+            total += len(parsed)
             created += result.created
             duplicates += result.duplicates
             for outcome in result.rejected:
                 rejected += 1
-                report.add(chunk[outcome.index][0], outcome.errors)
-    except UnicodeDecodeError as exc:
-        report.add(total + 2, (FieldError("file", f"not {encoding} text ({exc.reason}); "
+                report.add(numbers[outcome.index], outcome.errors)
+    except _BadEncoding as exc:
+        report.add(total + 2, (FieldError("file", f"not {exc.encoding} text ({exc.reason}); "
                                           "save as UTF-8 or GB18030"),))
         rejected += 1
     finally:

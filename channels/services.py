@@ -51,6 +51,9 @@ INTERACTION_COLUMNS = ("source", "external_id", "channel", "outlet_id", "busines
                        "ended_at", "staff_id", "attributes", "received_at")
 
 
+Parsed = InteractionRow | list[FieldError]
+
+
 def record_interactions(db: Session, items: Sequence[Mapping[str, Any]], *, now: datetime, tz: tzinfo,
                         region: str = "CN", default_source: str | None = None,
                         per_item: bool = True) -> IngestResult:
@@ -61,6 +64,11 @@ def record_interactions(db: Session, items: Sequence[Mapping[str, Any]], *, now:
     """
     parsed = [parse_interaction(item, tz=tz, now=now, region=region, default_source=default_source)
               for item in items]
+    return store_parsed(db, parsed, now=now, per_item=per_item)
+
+
+def store_parsed(db: Session, parsed: Sequence[Parsed], *, now: datetime, per_item: bool = True) -> IngestResult:
+    """The storing half of record_interactions, for rows parsed elsewhere (a bulk import's parser process)."""
     good = [p for p in parsed if isinstance(p, InteractionRow)]
     outlets = _outlets_by_code(db, {p.outlet for p in good})
     business = _business_types_by_key(db, {p.business_type for p in good if p.business_type})

@@ -75,7 +75,7 @@ def test_broken_rows_are_reported_and_the_rest_stored(runtime, db, outlets, tmp_
 
 def test_a_killed_import_keeps_committed_chunks_and_a_rerun_completes_it(runtime, db, outlets, tmp_path, monkeypatch):
     path = write(tmp_path / "big.csv", good_rows(100))
-    real = csv_import.record_interactions
+    real = csv_import.store_parsed
     calls = {"n": 0}
 
     def dies_on_third_chunk(*args, **kwargs):
@@ -84,12 +84,12 @@ def test_a_killed_import_keeps_committed_chunks_and_a_rerun_completes_it(runtime
             raise RuntimeError("killed")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(csv_import, "record_interactions", dies_on_third_chunk)
+    monkeypatch.setattr(csv_import, "store_parsed", dies_on_third_chunk)
     with pytest.raises(RuntimeError):
         run(runtime, path, chunk_rows=30)
     assert count(db) == 60
 
-    monkeypatch.setattr(csv_import, "record_interactions", real)
+    monkeypatch.setattr(csv_import, "store_parsed", real)
     rerun = run(runtime, path, chunk_rows=30)
     assert (rerun.created, rerun.duplicates) == (40, 60)
     assert count(db) == 100
@@ -128,3 +128,26 @@ def test_outlets_import_creates_hierarchy_updates_in_place_and_reports_bad_rows(
         report = list(csv.reader(f))[1:]
     assert report == [["4", "kind", "a store is own, partner or agent"],
                       ["5", "channel", "unknown channel 'shop'"]]
+
+
+def test_the_parser_process_path_stores_and_reports_like_the_in_process_one(runtime, db, outlets, tmp_path):
+    rows = good_rows(30)
+    rows.insert(5, ["crm", "bad-1", "12345", "S001", "开户", "2026-11-20 09:00:00", ""])
+    path = write(tmp_path / "p.csv", rows)
+    seen = []
+    summary = run(runtime, path, chunk_rows=7, parallel=True, on_bytes=seen.append)
+    assert (summary.rows, summary.created, summary.rejected) == (31, 30, 1)
+    assert sum(seen) == path.stat().st_size
+    with open(summary.report, encoding="utf-8-sig") as f:
+        assert list(csv.reader(f))[1] == ["7", "msisdn", "not a mainland mobile number: '12345'"]
+    assert count(db) == 30
+
+
+def test_a_file_that_is_neither_utf8_nor_gb18030_is_reported_not_crashed(runtime, db, outlets, tmp_path):
+    path = tmp_path / "bin.csv"
+    good = "\n".join(",".join(r) for r in [HEADER] + good_rows(2)).encode("utf-8")
+    path.write_bytes(good + b"\n\xff\xfe\xfa,broken\n")
+    summary = run(runtime, path)
+    assert summary.rejected == 1
+    with open(summary.report, encoding="utf-8-sig") as f:
+        assert list(csv.reader(f))[1][1] == "file"
