@@ -1,0 +1,303 @@
+"""Short boards (短板): groups significantly less satisfied than the rest of their scope.
+
+Each group is tested against the rest of its scope (the whole frame, or for a cell such as
+channel x business type, its channel). The p-value that flags is an exact lower tail under a
+beta-binomial null whose spread is the natural between-group variance tau^2 estimated the
+Spiegelhalter (2005) way; with no natural spread it is the hypergeometric (Fisher) one-vs-rest
+test. Holm adjusts small families, Benjamini-Hochberg large ones.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from analysis.casemix import expected_satisfied, mix_columns
+from analysis.drivers import ReasonDriver, drivers_of, reason_drivers
+from analysis.frame import AnswerFrame, group_rows, parent_of, reason_table
+from analysis.stats import (
+    FunnelLimits, Overdispersion, adjust, fit_beta_binomial, funnel_limits, hypergeom_lower,
+    mann_whitney_counts, overdispersion, shrink, spread_lower, wilson,
+)
+
+ROLLUP = {"outlet": "city", "city": "region"}
+SMALL_FAMILY = 20  # up to this many groups Holm (family-wise) adjusts, above it BH (FDR)
+MIN_GROUPS_FOR_SPREAD = 20  # tau^2 from fewer groups is too noisy to widen anything
+
+
+@dataclass(frozen=True)
+class AdjustedView:
+    """The case-mix adjusted comparison: observed vs expected satisfied given the group's mix."""
+
+    expected: float
+    observed: int
+    ratio: float  # observed / expected satisfied
+    rate: float  # indirectly standardised rate: ratio x rest rate
+    gap: float  # (expected - observed) / n
+    impact: float  # expected - observed satisfied answers
+    p: float
+    q: float
+    flagged: bool
+
+
+@dataclass(frozen=True)
+class ShortBoard:
+    """One tested group against the rest of its scope; `flagged` says it is a short board."""
+
+    group: str
+    key: tuple[str, ...]
+    scope: str
+    n: int
+    satisfied: int
+    rate: float
+    rate_low: float
+    rate_high: float
+    rest_rate: float
+    scope_rate: float
+    gap: float  # rest rate - rate: positive means worse than the rest
+    impact: float  # n x gap: satisfied customers lost versus the rest
+    p: float  # the flagging p-value (overdispersion-aware)
+    q: float  # adjusted within the family (Holm or BH)
+    p_exact: float  # hypergeometric one-vs-rest, sampling noise only
+    p_mann_whitney: float
+    worse_prob: float  # Mann-Whitney effect: P(a group answer scores worse than a rest answer)
+    shrunken_rate: float
+    flagged: bool
+    adjusted: AdjustedView | None
+    top_reasons: tuple[str, ...]
+    drivers: tuple[ReasonDriver, ...]
+    pooled_groups: int = 1  # >1 for a roll-up of groups that had too few answers each
+
+
+@dataclass(frozen=True)
+class NotEnough:
+    """A group below the minimum responses: reported, and where it was rolled up to."""
+
+    group: str
+    n: int
+    rolled_up_to: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class ShortBoardReport:
+    """Everything one short-board run found, ranked."""
+
+    by: tuple[str, ...]
+    within: tuple[str, ...]
+    adjustment: str
+    alpha: float
+    min_n: int
+    boards: tuple[ShortBoard, ...]
+    not_enough: tuple[NotEnough, ...]
+    dispersion: Overdispersion
+    adjusted_dispersion: Overdispersion | None
+    funnel: FunnelLimits
+    case_mix: tuple[str, ...]
+
+    @property
+    def flagged(self) -> list[ShortBoard]:
+        """The short boards of the raw view, ranked."""
+        return [b for b in self.boards if b.flagged]
+
+    @property
+    def flagged_adjusted(self) -> list[ShortBoard]:
+        """The short boards after case-mix adjustment, ranked by adjusted impact."""
+        out = [b for b in self.boards if b.adjusted is not None and b.adjusted.flagged]
+        return sorted(out, key=lambda b: -b.adjusted.impact)
+
+
+def _units(frame: AnswerFrame, grouping, n_group: np.ndarray, scope_of_group: np.ndarray,
+           min_n: int, rollup: str | None):
+    """Assign groups to tested units; small groups pool by (scope, parent) or stay out."""
+    big = n_group >= min_n
+    unit = np.full(grouping.size, -1, np.int64)
+    unit[big] = np.arange(int(big.sum()))
+    labels = [" / ".join(k) for k, b in zip(grouping.keys, big) if b]
+    keys = [k for k, b in zip(grouping.keys, big) if b]
+    pooled = [1] * len(labels)
+    not_enough: list[NotEnough] = []
+    small = np.flatnonzero(~big)
+    if len(small) == 0:
+        return unit, labels, keys, pooled, not_enough
+    if rollup is None:
+        for g in small:
+            not_enough.append(NotEnough(" / ".join(grouping.keys[g]), int(n_group[g]), None))
+        return unit, labels, keys, pooled, not_enough
+    parents = parent_of(frame, grouping, rollup)
+    pool: dict[tuple[int, str], list[int]] = {}
+    for g in small:
+        pool.setdefault((int(scope_of_group[g]), str(parents[g])), []).append(int(g))
+    for (_, parent), members in pool.items():
+        total = int(n_group[members].sum())
+        name = f"{rollup} {parent}: {len(members)} small groups"
+        if total >= min_n:
+            unit[members] = len(labels)
+            labels.append(name)
+            keys.append((name,) * len(grouping.by))
+            pooled.append(len(members))
+            target = name
+        else:
+            target = f"{name} (still under {min_n} answers)"
+        for g in members:
+            not_enough.append(NotEnough(" / ".join(grouping.keys[g]), int(n_group[g]), target))
+    return unit, labels, keys, pooled, not_enough
+
+
+def _spread_test(x, n, expected_rate, unit_scope, n_scopes, testable, p_exact, *, method: str,
+                 alpha: float, overdispersed: bool):
+    """Lower-tail p-values allowing for natural spread, its tau^2, and adjusted q-values.
+
+    tau^2 is estimated (winsorised, Spiegelhalter) from the groups not flagged so far, around
+    their own centre, and re-estimated until the flags settle: short boards themselves would
+    otherwise inflate the spread and hide each other. Without spread the exact test stands.
+    """
+    k = int(testable.sum())
+    p = np.full(len(n), np.nan)
+    disp = Overdispersion(1.0, 0.0, k, 0.1)
+    if p_exact is None:
+        p[testable] = spread_lower(x[testable], n[testable], expected_rate[testable], 0.0)
+    else:
+        p[testable] = p_exact[testable]
+    q = adjust(p, method)
+    if not overdispersed or k < MIN_GROUPS_FOR_SPREAD:
+        return p, q, disp
+    keep = testable.copy()
+    previous = None
+    for _ in range(6):
+        # Re-centre on the kept groups: per scope, observed / expected among them.
+        obs = np.bincount(unit_scope[keep], weights=x[keep], minlength=n_scopes)
+        exp = np.bincount(unit_scope[keep], weights=(n * expected_rate)[keep], minlength=n_scopes)
+        ratio = np.where(exp > 0, obs / np.maximum(exp, 1e-12), 1.0)
+        target = np.clip(expected_rate * ratio[unit_scope], 1e-9, 1 - 1e-9)
+        disp = overdispersion(x[keep], n[keep], target[keep])
+        if disp.tau2 > 0:
+            p[testable] = spread_lower(x[testable], n[testable], expected_rate[testable], disp.tau2)
+        elif p_exact is not None:
+            p[testable] = p_exact[testable]
+        q = adjust(p, method)
+        flagged = testable & (q < alpha)
+        if previous is not None and np.array_equal(flagged, previous):
+            break
+        previous = flagged
+        keep = testable & ~flagged
+        if keep.sum() < MIN_GROUPS_FOR_SPREAD:
+            break
+    return p, q, disp
+
+
+def shortboard_report(
+    frame: AnswerFrame,
+    by: Sequence[str],
+    *,
+    within: Sequence[str] | None = None,
+    min_n: int = 30,
+    alpha: float = 0.05,
+    adjustment: str = "auto",
+    overdispersed: bool = True,
+    case_mix: Sequence[str] = ("business_type", "tier"),
+    rollup: str | None = "auto",
+    min_gap: float = 0.0,
+) -> ShortBoardReport:
+    """Test every group of `by` against the rest of its scope and rank the short boards."""
+    by = tuple(by)
+    within = tuple(by[:1] if len(by) > 1 else ()) if within is None else tuple(within)
+    if rollup == "auto":
+        rollup = ROLLUP.get(by[0]) if len(by) == 1 and ROLLUP.get(by[0]) in frame.columns else None
+    grouping = group_rows(frame, by)
+    w = frame.count.astype(np.float64)
+    sat_w = frame.satisfied() * w
+    n_group = np.bincount(grouping.codes, weights=w, minlength=grouping.size)
+    scope_grouping = group_rows(frame, within)
+    scope_of_group = np.zeros(grouping.size, np.int64)
+    scope_of_group[grouping.codes] = scope_grouping.codes
+    unit, labels, keys, pooled, not_enough = _units(frame, grouping, n_group, scope_of_group, min_n, rollup)
+    n_units, n_scopes = len(labels), scope_grouping.size
+    unit_scope = np.zeros(n_units, np.int64)
+    unit_scope[unit[unit >= 0]] = scope_of_group[unit >= 0]
+    row_unit = unit[grouping.codes]
+    keep = row_unit >= 0
+    ru = row_unit[keep]
+    n = np.bincount(ru, weights=w[keep], minlength=n_units).round().astype(np.int64)
+    x = np.bincount(ru, weights=sat_w[keep], minlength=n_units).round().astype(np.int64)
+    scores = np.bincount(ru * 5 + np.clip(frame.value[keep].astype(np.int64) - 1, 0, 4),
+                         weights=w[keep], minlength=n_units * 5).reshape(n_units, 5)
+    # Scope totals include every answer in the scope, also those of groups too small to test.
+    big_n = np.bincount(scope_grouping.codes, weights=w, minlength=n_scopes).round().astype(np.int64)
+    big_x = np.bincount(scope_grouping.codes, weights=sat_w, minlength=n_scopes).round().astype(np.int64)
+    scope_scores = np.bincount(scope_grouping.codes * 5 + np.clip(frame.value.astype(np.int64) - 1, 0, 4),
+                               weights=w, minlength=n_scopes * 5).reshape(n_scopes, 5)
+
+    bn, bx = big_n[unit_scope], big_x[unit_scope]
+    rest_n = bn - n
+    testable = rest_n > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = x / n
+        rest_rate = np.where(testable, (bx - x) / np.maximum(rest_n, 1), np.nan)
+        scope_rate = bx / bn
+    p_exact = np.full(n_units, np.nan)
+    if testable.any():
+        p_exact[testable] = hypergeom_lower(x[testable], n[testable], bx[testable], bn[testable]).p_value
+    method = adjustment if adjustment != "auto" else ("holm" if testable.sum() <= SMALL_FAMILY else "bh")
+    p, q, disp = _spread_test(x, n, rest_rate, unit_scope, n_scopes, testable, p_exact,
+                              method=method, alpha=alpha, overdispersed=overdispersed)
+    gap = rest_rate - rate
+    flagged = (q < alpha) & (gap > min_gap)
+
+    mw = mann_whitney_counts(scores, scope_scores[unit_scope] - scores)
+    ci = wilson(x, n)
+    multi_scope = n_scopes > 1
+    prior = fit_beta_binomial(x, n, mean=scope_rate if multi_scope else None)
+    shrunk = shrink(x, n, prior, mean=scope_rate if multi_scope else None)
+
+    # Case-mix (indirectly standardised) view with its own dispersion and family.
+    mix = mix_columns(frame, case_mix)
+    adj_disp = None
+    adj_rows: list[AdjustedView | None] = [None] * n_units
+    if mix:
+        exp = expected_satisfied(frame, grouping, unit, n_units, unit_scope, n_scopes, mix).expected
+        with np.errstate(invalid="ignore", divide="ignore"):
+            exp_rate = np.clip(exp / n, 1e-9, 1 - 1e-9)
+        p_adj, q_adj, adj_disp = _spread_test(x, n, exp_rate, unit_scope, n_scopes, testable, None,
+                                              method=method, alpha=alpha, overdispersed=overdispersed)
+        for i in range(n_units):
+            ratio = x[i] / exp[i] if exp[i] > 0 else float("nan")
+            adj_rows[i] = AdjustedView(
+                float(exp[i]), int(x[i]), float(ratio), float(ratio * rest_rate[i]),
+                float((exp[i] - x[i]) / n[i]), float(exp[i] - x[i]), float(p_adj[i]), float(q_adj[i]),
+                bool(q_adj[i] < alpha and exp[i] - x[i] > min_gap * n[i]),
+            )
+
+    # Reason drivers for the short boards, BH across (flagged groups x reasons).
+    rt, with_reason = reason_table(frame, grouping)
+    u_rt = np.zeros((n_units, rt.shape[1]), np.int64)
+    np.add.at(u_rt, unit[unit >= 0], rt[unit >= 0])
+    u_w = np.bincount(unit[unit >= 0], weights=with_reason[unit >= 0], minlength=n_units).astype(np.int64)
+    dt = reason_drivers(u_rt, u_w, unit_scope, n_scopes, flagged)
+
+    scope_names = [" / ".join(k) if k else "all" for k in scope_grouping.keys]
+    # Rank by satisfied customers lost computed from the shrunken rate, so a tiny group's chance
+    # extreme cannot top the list; flagged boards first.
+    rank_key = n * (rest_rate - shrunk)
+    order = np.lexsort((-np.nan_to_num(rank_key, nan=-np.inf), ~flagged))
+    boards = []
+    for i in order:
+        drivers, top = drivers_of(dt, i, frame.reason_codes) if flagged[i] else ((), ())
+        boards.append(ShortBoard(
+            group=labels[i], key=tuple(keys[i]), scope=scope_names[unit_scope[i]], n=int(n[i]),
+            satisfied=int(x[i]), rate=float(rate[i]), rate_low=float(ci.low[i]), rate_high=float(ci.high[i]),
+            rest_rate=float(rest_rate[i]), scope_rate=float(scope_rate[i]), gap=float(gap[i]),
+            impact=float(n[i] * gap[i]), p=float(p[i]), q=float(q[i]), p_exact=float(p_exact[i]),
+            p_mann_whitney=float(mw.p_value[i]), worse_prob=float(mw.statistic[i]),
+            shrunken_rate=float(shrunk[i]), flagged=bool(flagged[i]), adjusted=adj_rows[i],
+            top_reasons=top, drivers=drivers, pooled_groups=pooled[i],
+        ))
+    total_rate = float(big_x.sum() / max(big_n.sum(), 1))
+    funnel = funnel_limits(total_rate, np.unique(np.maximum(n, 1)), tau2=disp.tau2)
+    return ShortBoardReport(by, within, method, alpha, min_n, tuple(boards), tuple(not_enough),
+                            disp, adj_disp, funnel, mix)
+
+
+def shortboards(frame: AnswerFrame, by: Sequence[str], **options) -> list[ShortBoard]:
+    """The ranked short boards (flagged groups) of one grouping; options as shortboard_report."""
+    return shortboard_report(frame, by, **options).flagged
