@@ -195,13 +195,13 @@ def score_table(frame: AnswerFrame, grouping: Grouping, *, low: int = 1, high: i
 
 def reason_table(frame: AnswerFrame, grouping: Grouping) -> tuple[np.ndarray, np.ndarray]:
     """Per group: counts of answers naming each reason (groups x reasons), and answers naming any."""
-    weights = frame.count.astype(np.float64)
+    anyr = frame.reasons.any(axis=1)
+    # Most answers give no reason: work on the rows that do.
+    codes, weights, reasons = grouping.codes[anyr], frame.count[anyr].astype(np.float64), frame.reasons[anyr]
     table = np.empty((grouping.size, len(frame.reason_codes)), np.int64)
     for j in range(len(frame.reason_codes)):
-        col = frame.reasons[:, j]
-        table[:, j] = np.bincount(grouping.codes[col], weights=weights[col], minlength=grouping.size)
-    anyr = frame.reasons.any(axis=1)
-    with_reason = np.bincount(grouping.codes[anyr], weights=weights[anyr], minlength=grouping.size)
+        table[:, j] = np.bincount(codes, weights=reasons[:, j] * weights, minlength=grouping.size)
+    with_reason = np.bincount(codes, weights=weights, minlength=grouping.size)
     return table, with_reason.astype(np.int64)
 
 

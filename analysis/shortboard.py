@@ -155,35 +155,42 @@ def _spread_test(x, n, expected_rate, unit_scope, n_scopes, testable, p_exact, *
     k = int(testable.sum())
     p = np.full(len(n), np.nan)
     disp = Overdispersion(1.0, 0.0, k, 0.1)
-    if p_exact is None:
-        p[testable] = spread_lower(x[testable], n[testable], expected_rate[testable], 0.0)
-    else:
-        p[testable] = p_exact[testable]
-    q = adjust(p, method)
+
+    def no_spread(sel: np.ndarray) -> np.ndarray:
+        return p_exact[sel] if p_exact is not None else spread_lower(x[sel], n[sel], expected_rate[sel], 0.0)
+
     if not overdispersed or k < MIN_GROUPS_FOR_SPREAD:
-        return p, q, disp
+        p[testable] = no_spread(testable)
+        return p, adjust(p, method), disp
     keep = testable.copy()
-    previous = None
+    current = testable.copy()  # groups whose p-value reflects the latest tau^2
+    fitted = previous = None
     for _ in range(6):
         # Re-centre on the kept groups: per scope, observed / expected among them.
         obs = np.bincount(unit_scope[keep], weights=x[keep], minlength=n_scopes)
         exp = np.bincount(unit_scope[keep], weights=(n * expected_rate)[keep], minlength=n_scopes)
         ratio = np.where(exp > 0, obs / np.maximum(exp, 1e-12), 1.0)
         target = np.clip(expected_rate * ratio[unit_scope], 1e-9, 1 - 1e-9)
-        disp = overdispersion(x[keep], n[keep], target[keep])
-        if disp.tau2 > 0:
-            p[testable] = spread_lower(x[testable], n[testable], expected_rate[testable], disp.tau2)
-        elif p_exact is not None:
-            p[testable] = p_exact[testable]
-        q = adjust(p, method)
-        flagged = testable & (q < alpha)
+        new = overdispersion(x[keep], n[keep], target[keep])
+        if fitted is not None and abs(new.tau2 - fitted.tau2) <= 0.02 * fitted.tau2:
+            break  # the spread has settled; p-values would move by a hair
+        fitted = new
+        p[current] = (spread_lower(x[current], n[current], expected_rate[current], fitted.tau2)
+                      if fitted.tau2 > 0 else no_spread(current))
+        flagged = testable & (adjust(p, method) < alpha)
         if previous is not None and np.array_equal(flagged, previous):
             break
         previous = flagged
         keep = testable & ~flagged
         if keep.sum() < MIN_GROUPS_FOR_SPREAD:
             break
-    return p, q, disp
+        # Only groups below expectation can be flagged; the rest are refreshed once at the end.
+        current = testable & (p < 0.5)
+    stale = testable & ~current
+    if stale.any():
+        p[stale] = spread_lower(x[stale], n[stale], expected_rate[stale], fitted.tau2) if fitted.tau2 > 0 \
+            else no_spread(stale)
+    return p, adjust(p, method), fitted
 
 
 def shortboard_report(
@@ -206,8 +213,10 @@ def shortboard_report(
         rollup = ROLLUP.get(by[0]) if len(by) == 1 and ROLLUP.get(by[0]) in frame.columns else None
     grouping = group_rows(frame, by)
     w = frame.count.astype(np.float64)
-    sat_w = frame.satisfied() * w
-    n_group = np.bincount(grouping.codes, weights=w, minlength=grouping.size)
+    # One pass over the rows: per group counts of each score; n and satisfied follow from them.
+    g_scores = np.bincount(grouping.codes * 5 + np.clip(frame.value.astype(np.int64) - 1, 0, 4),
+                           weights=w, minlength=grouping.size * 5).reshape(grouping.size, 5)
+    n_group = g_scores.sum(axis=1)
     scope_grouping = group_rows(frame, within)
     scope_of_group = np.zeros(grouping.size, np.int64)
     scope_of_group[grouping.codes] = scope_grouping.codes
@@ -215,18 +224,15 @@ def shortboard_report(
     n_units, n_scopes = len(labels), scope_grouping.size
     unit_scope = np.zeros(n_units, np.int64)
     unit_scope[unit[unit >= 0]] = scope_of_group[unit >= 0]
-    row_unit = unit[grouping.codes]
-    keep = row_unit >= 0
-    ru = row_unit[keep]
-    n = np.bincount(ru, weights=w[keep], minlength=n_units).round().astype(np.int64)
-    x = np.bincount(ru, weights=sat_w[keep], minlength=n_units).round().astype(np.int64)
-    scores = np.bincount(ru * 5 + np.clip(frame.value[keep].astype(np.int64) - 1, 0, 4),
-                         weights=w[keep], minlength=n_units * 5).reshape(n_units, 5)
+    scores = np.zeros((n_units, 5))
+    np.add.at(scores, unit[unit >= 0], g_scores[unit >= 0])
+    n = scores.sum(axis=1).round().astype(np.int64)
+    x = scores[:, :2].sum(axis=1).round().astype(np.int64)
     # Scope totals include every answer in the scope, also those of groups too small to test.
-    big_n = np.bincount(scope_grouping.codes, weights=w, minlength=n_scopes).round().astype(np.int64)
-    big_x = np.bincount(scope_grouping.codes, weights=sat_w, minlength=n_scopes).round().astype(np.int64)
-    scope_scores = np.bincount(scope_grouping.codes * 5 + np.clip(frame.value.astype(np.int64) - 1, 0, 4),
-                               weights=w, minlength=n_scopes * 5).reshape(n_scopes, 5)
+    scope_scores = np.zeros((n_scopes, 5))
+    np.add.at(scope_scores, scope_of_group, g_scores)
+    big_n = scope_scores.sum(axis=1).round().astype(np.int64)
+    big_x = scope_scores[:, :2].sum(axis=1).round().astype(np.int64)
 
     bn, bx = big_n[unit_scope], big_x[unit_scope]
     rest_n = bn - n
@@ -260,13 +266,10 @@ def shortboard_report(
             exp_rate = np.clip(exp / n, 1e-9, 1 - 1e-9)
         p_adj, q_adj, adj_disp = _spread_test(x, n, exp_rate, unit_scope, n_scopes, testable, None,
                                               method=method, alpha=alpha, overdispersed=overdispersed)
-        for i in range(n_units):
-            ratio = x[i] / exp[i] if exp[i] > 0 else float("nan")
-            adj_rows[i] = AdjustedView(
-                float(exp[i]), int(x[i]), float(ratio), float(ratio * rest_rate[i]),
-                float((exp[i] - x[i]) / n[i]), float(exp[i] - x[i]), float(p_adj[i]), float(q_adj[i]),
-                bool(q_adj[i] < alpha and exp[i] - x[i] > min_gap * n[i]),
-            )
+        ratio = np.where(exp > 0, x / np.maximum(exp, 1e-12), np.nan)
+        cols = [a.tolist() for a in (exp, x, ratio, ratio * rest_rate, (exp - x) / n, exp - x, p_adj, q_adj,
+                                     (q_adj < alpha) & (exp - x > min_gap * n))]
+        adj_rows = [AdjustedView(*row) for row in zip(*cols)]
 
     # Reason drivers for the short boards, BH across (flagged groups x reasons).
     rt, with_reason = reason_table(frame, grouping)
@@ -280,17 +283,19 @@ def shortboard_report(
     # extreme cannot top the list; flagged boards first.
     rank_key = n * (rest_rate - shrunk)
     order = np.lexsort((-np.nan_to_num(rank_key, nan=-np.inf), ~flagged))
+    # Plain Python values for the dataclasses: .tolist() is far cheaper than float() per field.
+    cols = {k: v.tolist() for k, v in dict(
+        n=n, x=x, rate=rate, lo=ci.low, hi=ci.high, rest=rest_rate, scope=scope_rate, gap=gap,
+        impact=n * gap, p=p, q=q, pe=p_exact, pmw=mw.p_value, worse=mw.statistic, shrunk=shrunk,
+        flagged=flagged).items()}
     boards = []
-    for i in order:
-        drivers, top = drivers_of(dt, i, frame.reason_codes) if flagged[i] else ((), ())
+    for i in order.tolist():
+        drivers, top = drivers_of(dt, i, frame.reason_codes) if cols["flagged"][i] else ((), ())
         boards.append(ShortBoard(
-            group=labels[i], key=tuple(keys[i]), scope=scope_names[unit_scope[i]], n=int(n[i]),
-            satisfied=int(x[i]), rate=float(rate[i]), rate_low=float(ci.low[i]), rate_high=float(ci.high[i]),
-            rest_rate=float(rest_rate[i]), scope_rate=float(scope_rate[i]), gap=float(gap[i]),
-            impact=float(n[i] * gap[i]), p=float(p[i]), q=float(q[i]), p_exact=float(p_exact[i]),
-            p_mann_whitney=float(mw.p_value[i]), worse_prob=float(mw.statistic[i]),
-            shrunken_rate=float(shrunk[i]), flagged=bool(flagged[i]), adjusted=adj_rows[i],
-            top_reasons=top, drivers=drivers, pooled_groups=pooled[i],
+            labels[i], tuple(keys[i]), scope_names[unit_scope[i]], cols["n"][i], cols["x"][i],
+            cols["rate"][i], cols["lo"][i], cols["hi"][i], cols["rest"][i], cols["scope"][i], cols["gap"][i],
+            cols["impact"][i], cols["p"][i], cols["q"][i], cols["pe"][i], cols["pmw"][i], cols["worse"][i],
+            cols["shrunk"][i], cols["flagged"][i], adj_rows[i], top, drivers, pooled[i],
         ))
     total_rate = float(big_x.sum() / max(big_n.sum(), 1))
     funnel = funnel_limits(total_rate, np.unique(np.maximum(n, 1)), tau2=disp.tau2)
