@@ -163,7 +163,10 @@ def _spread_test(x, n, expected_rate, unit_scope, n_scopes, testable, p_exact, *
         p[testable] = no_spread(testable)
         return p, adjust(p, method), disp
     keep = testable.copy()
-    current = testable.copy()  # groups whose p-value reflects the latest tau^2
+    # Groups at or above expectation cannot be short boards: their p-values (about 0.5 or more)
+    # are computed once at the end; until then 1.0 stands in, which leaves BH's q of the others as is.
+    current = testable & (x < n * expected_rate)
+    p[testable & ~current] = 1.0
     fitted = previous = None
     for _ in range(6):
         # Re-centre on the kept groups: per scope, observed / expected among them.
@@ -171,7 +174,7 @@ def _spread_test(x, n, expected_rate, unit_scope, n_scopes, testable, p_exact, *
         exp = np.bincount(unit_scope[keep], weights=(n * expected_rate)[keep], minlength=n_scopes)
         ratio = np.where(exp > 0, obs / np.maximum(exp, 1e-12), 1.0)
         target = np.clip(expected_rate * ratio[unit_scope], 1e-9, 1 - 1e-9)
-        new = overdispersion(x[keep], n[keep], target[keep])
+        new = overdispersion(x[keep], n[keep], target[keep], dropped=int((testable & ~keep).sum()))
         if fitted is not None and abs(new.tau2 - fitted.tau2) <= 0.02 * fitted.tau2:
             break  # the spread has settled; p-values would move by a hair
         fitted = new

@@ -232,7 +232,7 @@ def _mom_concentration(x: np.ndarray, n: np.ndarray, mean: np.ndarray) -> float:
 
 def fit_beta_binomial(x: np.ndarray, n: np.ndarray, *, mean: np.ndarray | float | None = None,
                       method: str = "ml") -> BetaPrior:
-    """Fit the beta prior of group rates by maximum likelihood ('ml') or moments ('mom').
+    """Fit the beta prior of group rates: concentration by maximum likelihood ("ml") or moments ("mom").
 
     With `mean` given (per group or one value) only the concentration is fitted, so groups in
     different scopes shrink towards their own scope's rate.
@@ -250,19 +250,16 @@ def fit_beta_binomial(x: np.ndarray, n: np.ndarray, *, mean: np.ndarray | float 
     if method == "mom" or len(n) < 3:
         return BetaPrior(float(np.average(mu, weights=n)), m0, "mom")
 
-    def nll(params: np.ndarray) -> float:
-        m = np.exp(params[0])
-        mu_ = special.expit(params[1]) if not fixed else mu
-        a, b = mu_ * m, (1 - mu_) * m
+    def nll(log_m: float) -> float:
+        m = np.exp(log_m)
+        a, b = mu * m, (1 - mu) * m
         # The binomial coefficient does not depend on the parameters and is left out.
         return -float(np.sum(special.betaln(x + a, n - x + b) - special.betaln(a, b)))
 
-    if fixed:
-        res = optimize.minimize_scalar(lambda t: nll(np.array([t])), bounds=(-7, 16), method="bounded")
-        return BetaPrior(float(np.average(mu, weights=n)), float(np.exp(res.x)), "ml")
-    start = np.array([np.log(m0), special.logit(mu[0])])
-    res = optimize.minimize(nll, start, method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-8})
-    return BetaPrior(float(special.expit(res.x[1])), float(np.exp(np.clip(res.x[0], -7, 16))), "ml")
+    # The mean is the pooled rate (its ML estimate differs by a hair); the concentration, which
+    # decides how hard small groups are pulled in, is fitted by maximum likelihood.
+    res = optimize.minimize_scalar(nll, bounds=(-7.0, 16.0), method="bounded", options={"xatol": 1e-4})
+    return BetaPrior(float(np.average(mu, weights=n)), float(np.exp(res.x)), "ml")
 
 
 def shrink(x: np.ndarray, n: np.ndarray, prior: BetaPrior, *,
@@ -283,17 +280,25 @@ class Overdispersion:
     winsor: float
 
 
-# Winsorising a standard normal at its 10% tails leaves a variance of 0.6787; dividing by it keeps
+# Winsorising a standard normal at its 10% tails leaves E[z^2] = 0.6787; dividing by it keeps
 # phi = 1 when groups differ by noise alone (the raw winsorised mean of z^2 is biased low, which
-# would under-estimate tau^2 and let natural spread through as false alarms).
-def _winsor_normal_variance(q: float) -> float:
-    c = sps.norm.isf(q)
-    return float((1 - 2 * q) - 2 * c * sps.norm.pdf(c) + 2 * q * c * c)
+# would under-estimate tau^2 and let natural spread through as false alarms). When the lowest
+# `dropped` share of groups was set aside (flagged short boards), the factor is that of a normal
+# truncated there, so setting aside groups that were in fact ordinary does not shrink phi.
+def _winsor_normal_variance(q: float, dropped: float = 0.0) -> float:
+    lo_q = dropped + q * (1 - dropped)
+    lo, hi = sps.norm.ppf(lo_q), sps.norm.isf(q * (1 - dropped))
+    middle = (sps.norm.cdf(hi) - sps.norm.cdf(lo)) - (hi * sps.norm.pdf(hi) - lo * sps.norm.pdf(lo))
+    tails = lo * lo * (lo_q - dropped) + hi * hi * q * (1 - dropped)
+    return float((middle + tails) / (1 - dropped))
 
 
 def overdispersion(x: np.ndarray, n: np.ndarray, target: np.ndarray | float, *,
-                   winsor: float = 0.10) -> Overdispersion:
-    """Estimate phi and the additive random-effects variance tau^2 from winsorised z-scores."""
+                   winsor: float = 0.10, dropped: int = 0) -> Overdispersion:
+    """Estimate phi and the additive random-effects variance tau^2 from winsorised z-scores.
+
+    `dropped`: how many of the lowest groups were left out of x and n (see _winsor_normal_variance).
+    """
     x = np.asarray(x, float)
     n = np.asarray(n, float)
     p0 = np.clip(np.broadcast_to(np.asarray(target, float), n.shape), 1e-9, 1 - 1e-9)
@@ -306,7 +311,7 @@ def overdispersion(x: np.ndarray, n: np.ndarray, target: np.ndarray | float, *,
     z = (x / n - p0) / np.sqrt(s2)
     lo, hi = np.quantile(z, [winsor, 1 - winsor])
     zw = np.clip(z, lo, hi)
-    phi = float(np.mean(zw ** 2) / _winsor_normal_variance(winsor))
+    phi = float(np.mean(zw ** 2) / _winsor_normal_variance(winsor, dropped / (groups + dropped)))
     w = 1 / s2
     if groups * phi <= groups - 1:
         return Overdispersion(phi, 0.0, groups, winsor)
