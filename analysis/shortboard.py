@@ -174,7 +174,7 @@ def _spread_test(x, n, expected_rate, unit_scope, n_scopes, testable, p_exact, *
         exp = np.bincount(unit_scope[keep], weights=(n * expected_rate)[keep], minlength=n_scopes)
         ratio = np.where(exp > 0, obs / np.maximum(exp, 1e-12), 1.0)
         target = np.clip(expected_rate * ratio[unit_scope], 1e-9, 1 - 1e-9)
-        new = overdispersion(x[keep], n[keep], target[keep], dropped=int((testable & ~keep).sum()))
+        new = overdispersion(x[keep], n[keep], target[keep])
         if fitted is not None and abs(new.tau2 - fitted.tau2) <= 0.02 * fitted.tau2:
             break  # the spread has settled; p-values would move by a hair
         fitted = new
