@@ -62,13 +62,17 @@ def _log_choose(n: np.ndarray, k: np.ndarray) -> np.ndarray:
     return special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1)
 
 
-def hypergeom_pmf(x: np.ndarray, big_n: np.ndarray, big_x: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Hypergeometric probability of exactly x successes (scipy's pmf is slow for big populations)."""
+def _hypergeom_logpmf(x: np.ndarray, big_n: np.ndarray, big_x: np.ndarray, n: np.ndarray) -> np.ndarray:
     x, big_n, big_x, n = (np.asarray(a, float) for a in (x, big_n, big_x, n))
     valid = (x >= np.maximum(0, n - (big_n - big_x))) & (x <= np.minimum(n, big_x))
     with np.errstate(invalid="ignore"):
         logp = _log_choose(big_x, x) + _log_choose(big_n - big_x, n - x) - _log_choose(big_n, n)
-    return np.where(valid, np.exp(logp), 0.0)
+    return np.where(valid, logp, -np.inf)
+
+
+def hypergeom_pmf(x: np.ndarray, big_n: np.ndarray, big_x: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Hypergeometric probability of exactly x successes (scipy's pmf is slow for big populations)."""
+    return np.exp(_hypergeom_logpmf(x, big_n, big_x, n))
 
 
 def _hypergeom_cdf(x: np.ndarray, n: np.ndarray, big_x: np.ndarray, big_n: np.ndarray
@@ -97,7 +101,8 @@ def _hypergeom_cdf(x: np.ndarray, n: np.ndarray, big_x: np.ndarray, big_n: np.nd
     step = np.concatenate(([0.0], step[:-1]))
     step[starts] = 0.0  # a segment starts afresh (this also drops the previous segment's last step)
     walk = np.cumsum(step)
-    first = np.log(hypergeom_pmf(low[has], big_n[has], big_x[has], n[has]))
+    # In logs: P(X = low) underflows for big groups while the tail that starts there need not.
+    first = _hypergeom_logpmf(low[has], big_n[has], big_x[has], n[has])
     pmf = np.exp(np.repeat(first, lens) + walk - np.repeat(walk[starts], lens))
     cdf[has] = np.add.reduceat(pmf, starts)
     at_x[has] = np.where(x_c[has] == x[has], pmf[starts + lens - 1], 0.0)
