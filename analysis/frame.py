@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -49,7 +49,6 @@ class AnswerFrame:
     count: np.ndarray
     answered_at: np.ndarray | None = None
     reason_codes: tuple[str, ...] = REASON_CODES
-    texts: Sequence[str] | None = field(default=None)
 
     def __post_init__(self) -> None:
         n = len(self.value)
@@ -80,7 +79,6 @@ class AnswerFrame:
             value=self.value[mask], reasons=self.reasons[mask], count=self.count[mask],
             answered_at=None if self.answered_at is None else self.answered_at[mask],
             reason_codes=self.reason_codes,
-            texts=None if self.texts is None else [t for t, m in zip(self.texts, mask) if m],
         )
 
 
@@ -214,7 +212,3 @@ def parent_of(frame: AnswerFrame, grouping: Grouping, column: str) -> np.ndarray
     first[grouping.codes[order]] = order
     return col.levels[col.codes[first]]
 
-
-def as_keys(values: Sequence[str] | np.ndarray) -> list[tuple[str, ...]]:
-    """Wrap single values as one-column keys."""
-    return [(str(v),) for v in values]

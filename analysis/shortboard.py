@@ -16,10 +16,10 @@ import numpy as np
 from analysis.casemix import expected_satisfied, mix_columns
 from analysis.drivers import ReasonDriver, drivers_of, reason_drivers
 from analysis.frame import AnswerFrame, group_rows, parent_of, reason_table
-from analysis.stats import (
-    FunnelLimits, Overdispersion, adjust, fit_beta_binomial, funnel_limits, hypergeom_lower,
-    mann_whitney_counts, overdispersion, shrink, spread_lower, wilson,
+from analysis.spread import (
+    FunnelLimits, Overdispersion, fit_beta_binomial, funnel_limits, overdispersion, shrink, spread_lower,
 )
+from analysis.stats import adjust, hypergeom_lower, mann_whitney_counts, wilson
 
 ROLLUP = {"outlet": "city", "city": "region"}
 SMALL_FAMILY = 20  # up to this many groups Holm (family-wise) adjusts, above it BH (FDR)

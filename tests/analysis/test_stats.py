@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
+from analysis.spread import fit_beta_binomial, funnel_limits, overdispersion, shrink, spread_lower
 from analysis.stats import (
-    benjamini_hochberg, fit_beta_binomial, funnel_limits, holm, hypergeom_lower, hypergeom_pmf,
-    hypergeom_upper, mann_whitney_counts, nps, overdispersion, poisson_upper, shrink, spread_lower, wilson,
+    benjamini_hochberg, holm, hypergeom_lower, hypergeom_pmf, hypergeom_upper, mann_whitney_counts, nps, wilson,
 )
 
 
@@ -146,7 +146,3 @@ def test_nps_and_its_interval():
     assert r.nps == pytest.approx(30.0)
     se = math.sqrt((0.5 + 0.2 - 0.3 ** 2) / 100)
     assert (r.low, r.high) == pytest.approx((100 * (0.3 - 1.959964 * se), 100 * (0.3 + 1.959964 * se)), abs=1e-3)
-
-
-def test_poisson_upper_tail():
-    assert poisson_upper(np.array([10]), np.array([4.0]), mid_p=False)[0] == pytest.approx(sps.poisson.sf(9, 4.0))
