@@ -1,10 +1,11 @@
 """Short boards (短板): groups significantly less satisfied than the rest of their scope.
 
 Each group is tested against the rest of its scope (the whole frame, or for a cell such as
-channel x business type, its channel). The p-value that flags is an exact lower tail under a
-beta-binomial null whose spread is the natural between-group variance tau^2 estimated the
-Spiegelhalter (2005) way; with no natural spread it is the hypergeometric (Fisher) one-vs-rest
-test. Holm adjusts small families, Benjamini-Hochberg large ones.
+channel x business type, its channel). The p-value that flags is an exact binomial lower tail
+mixed over the natural between-group spread tau^2, estimated the Spiegelhalter (2005) way
+(winsorised z-scores) from the groups not flagged; with no natural spread it is the
+hypergeometric (Fisher) one-vs-rest test. Holm adjusts small families, Benjamini-Hochberg large
+ones. benchmarks/bench_shortboards.py measures what this buys against a naive p < 0.05.
 """
 from __future__ import annotations
 
@@ -209,7 +210,17 @@ def shortboard_report(
     rollup: str | None = "auto",
     min_gap: float = 0.0,
 ) -> ShortBoardReport:
-    """Test every group of `by` against the rest of its scope and rank the short boards."""
+    """Test every group of `by` against the rest of its scope and rank the short boards.
+
+    within: the scope columns (default: the first of two or more `by` columns, so a cell is
+    compared within its channel; none for a single column). min_n: groups with fewer answers are
+    listed in `not_enough` and pooled per `rollup` column (auto: outlet -> city, city -> region).
+    adjustment: 'holm', 'bh' or 'auto' (Holm up to 20 groups). overdispersed=False tests against
+    sampling noise only. case_mix: columns of the indirectly standardised view (those present).
+    min_gap: a flagged group must also fall this far below the rest (0 = any significant gap).
+    Boards are ranked flagged first, then by satisfied answers lost at the shrunken rate,
+    n x (rest rate - shrunken rate), so a tiny group's extreme luck cannot top the list.
+    """
     by = tuple(by)
     within = tuple(by[:1] if len(by) > 1 else ()) if within is None else tuple(within)
     if rollup == "auto":

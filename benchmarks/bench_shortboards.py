@@ -4,7 +4,8 @@ Run: PYTHONPATH=. python benchmarks/bench_shortboards.py [--runs 50]
 
 Part 1 plants short boards (1,500 outlets, top-2-box near 85%, 5% planted 15 points worse,
 Poisson answers per outlet with mean 40, 60, 120), with and without natural spread between
-outlets (logit-normal), and compares our report with a naive per-outlet p < 0.05 test.
+outlets (logit-normal), and compares our report with a naive per-outlet p < 0.05 test and with
+an "ideal" test that is told the true spread (the ceiling any method estimating it can reach).
 Part 2 times a full report over 1,000,000 answers x 5,000 outlets against a per-group Python loop.
 """
 from __future__ import annotations
@@ -18,7 +19,8 @@ from scipy.special import expit, logit
 
 from analysis.frame import REASON_CODES, AnswerFrame, Factor
 from analysis.shortboard import shortboard_report
-from analysis.stats import hypergeom_lower
+from analysis.spread import spread_lower
+from analysis.stats import benjamini_hochberg, hypergeom_lower
 
 OUTLETS = 1500
 BASE = 0.85
@@ -27,6 +29,12 @@ DROP = 0.15
 # Natural spread between outlets: sd of the logit of their true rates. Near 85%, 0.1 is about
 # 1.3 points (a little), 0.25 about 3 points (outlets genuinely differ by a few points).
 SPREADS = (0.0, 0.1, 0.25)
+
+
+def true_tau2(spread: float) -> float:
+    """Variance of the true rates of ordinary outlets (what an ideal test would know)."""
+    draws = np.random.default_rng(0).normal(0.0, spread, 1_000_000)
+    return float(np.var(expit(logit(BASE) + draws))) if spread else 0.0
 
 
 def simulate(rng: np.random.Generator, mean_n: float, spread: float, planted: bool):
@@ -61,6 +69,16 @@ def naive_flags(n: np.ndarray, x: np.ndarray) -> np.ndarray:
     return out
 
 
+def ideal_flags(n: np.ndarray, x: np.ndarray, tau2: float) -> np.ndarray:
+    """The same test given the true between-outlet spread instead of estimating it: the ceiling."""
+    ok = n >= 30
+    rest = (x.sum() - x[ok]) / (n.sum() - n[ok])
+    p = spread_lower(x[ok], n[ok], rest, tau2)
+    out = np.zeros(len(n), bool)
+    out[ok] = benjamini_hochberg(p) < 0.05
+    return out
+
+
 def our_flags(n: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Outlets flagged by the report (raw view)."""
     rep = shortboard_report(counts_frame(n, x), ["outlet"], case_mix=())
@@ -77,15 +95,19 @@ def accuracy(runs: int, null_runs: int, seed: int) -> None:
     print(f"Part 1: {OUTLETS} outlets, top-2-box {BASE:.0%}, {PLANTED_SHARE:.0%} planted {DROP * 100:.0f} points "
           f"worse, {runs} runs each (FDR = flagged but not planted / flagged, pooled over runs)")
     print(f"{'spread':>7} {'mean n':>6} | {'ours FDR':>8} {'recall':>6} | {'naive FDR':>9} {'recall':>6} | "
+          f"{'ideal FDR':>9} {'recall':>6} | "
           f"ours recall by n band " + " ".join(f"[{a},{b if b < 10 ** 9 else 'inf'})" for a, b in bands))
     for spread in SPREADS:
         for mean_n in (40, 60, 120):
-            tot = {"of": 0, "ofp": 0, "nf": 0, "nfp": 0, "pl": 0}
+            tot = {"of": 0, "ofp": 0, "nf": 0, "nfp": 0, "if": 0, "ifp": 0, "pl": 0}
+            tau2 = true_tau2(spread)
             band_hit = np.zeros(len(bands))
             band_all = np.zeros(len(bands))
             for _ in range(runs):
                 n, x, planted = simulate(rng, mean_n, spread, True)
-                ours, naive = our_flags(n, x), naive_flags(n, x)
+                ours, naive, ideal = our_flags(n, x), naive_flags(n, x), ideal_flags(n, x, tau2)
+                tot["if"] += ideal.sum()
+                tot["ifp"] += (ideal & ~planted).sum()
                 tot["of"] += ours.sum()
                 tot["ofp"] += (ours & ~planted).sum()
                 tot["nf"] += naive.sum()
@@ -99,8 +121,11 @@ def accuracy(runs: int, null_runs: int, seed: int) -> None:
             nfdr = tot["nfp"] / max(tot["nf"], 1)
             rec = (tot["of"] - tot["ofp"]) / tot["pl"]
             nrec = (tot["nf"] - tot["nfp"]) / tot["pl"]
+            ifdr = tot["ifp"] / max(tot["if"], 1)
+            irec = (tot["if"] - tot["ifp"]) / tot["pl"]
             by_band = " ".join(f"{h / a:8.0%}" if a else "       -" for h, a in zip(band_hit, band_all))
-            print(f"{spread:7.2f} {mean_n:6d} | {fdr:8.1%} {rec:6.1%} | {nfdr:9.1%} {nrec:6.1%} | {by_band}")
+            print(f"{spread:7.2f} {mean_n:6d} | {fdr:8.1%} {rec:6.1%} | {nfdr:9.1%} {nrec:6.1%} | "
+                  f"{ifdr:9.1%} {irec:6.1%} | {by_band}")
     print(f"Null runs (nothing planted, {null_runs} runs each): share of runs where nothing is flagged")
     for spread in SPREADS:
         for mean_n in (40, 60, 120):
