@@ -25,6 +25,10 @@ from analysis.stats import adjust, hypergeom_lower, mann_whitney_counts, wilson
 ROLLUP = {"outlet": "city", "city": "region"}
 SMALL_FAMILY = 20  # up to this many groups Holm (family-wise) adjusts, above it BH (FDR)
 MIN_GROUPS_FOR_SPREAD = 20  # tau^2 from fewer groups is too noisy to widen anything
+# Groups with q below this are set aside when the natural spread is estimated: likely short boards
+# would inflate it and hide each other. Looser than alpha to set more of them aside; looser still
+# began to set aside ordinary groups and let false alarms through (benchmarks/bench_shortboards.py).
+EXCLUDE_Q = 0.2
 
 
 @dataclass(frozen=True)
@@ -149,9 +153,10 @@ def _spread_test(x, n, expected_rate, unit_scope, n_scopes, testable, p_exact, *
                  alpha: float, overdispersed: bool):
     """Lower-tail p-values allowing for natural spread, its tau^2, and adjusted q-values.
 
-    tau^2 is estimated (winsorised, Spiegelhalter) from the groups not flagged so far, around
-    their own centre, and re-estimated until the flags settle: short boards themselves would
-    otherwise inflate the spread and hide each other. Without spread the exact test stands.
+    tau^2 is estimated (winsorised, Spiegelhalter) from the groups not set aside so far (q below
+    EXCLUDE_Q), around their own centre, and re-estimated until the set settles: short boards
+    themselves would otherwise inflate the spread and hide each other. Without spread the exact
+    test stands.
     """
     k = int(testable.sum())
     p = np.full(len(n), np.nan)
@@ -181,11 +186,11 @@ def _spread_test(x, n, expected_rate, unit_scope, n_scopes, testable, p_exact, *
         fitted = new
         p[current] = (spread_lower(x[current], n[current], expected_rate[current], fitted.tau2)
                       if fitted.tau2 > 0 else no_spread(current))
-        flagged = testable & (adjust(p, method) < alpha)
-        if previous is not None and np.array_equal(flagged, previous):
+        aside = testable & (adjust(p, method) < max(alpha, EXCLUDE_Q))
+        if previous is not None and np.array_equal(aside, previous):
             break
-        previous = flagged
-        keep = testable & ~flagged
+        previous = aside
+        keep = testable & ~aside
         if keep.sum() < MIN_GROUPS_FOR_SPREAD:
             break
         # Only groups below expectation can be flagged; the rest are refreshed once at the end.
