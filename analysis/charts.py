@@ -124,7 +124,8 @@ def pareto_svg(reason_counts: Sequence[tuple[str, int]], *, title: str = "Reason
         left = x(i) + (x(1) - x(0)) * 0.15
         body.append(f'<rect x="{left:.1f}" y="{y(count):.1f}" width="{bar:.1f}" height="{y(0) - y(count):.1f}" '
                     f'fill="{PALETTE[0]}"><title>{escape(reason)}: {count}</title></rect>'
-                    f'<text x="{left + bar / 2:.1f}" y="{HEIGHT - PAD + 14}" text-anchor="middle">{escape(reason)}</text>')
+                    f'<text x="{left + bar / 2:.1f}" y="{HEIGHT - PAD + 14}" '
+                    f'text-anchor="middle">{escape(reason)}</text>')
         cum += count
         xs.append(left + bar / 2)
         ys.append(share(cum / total))

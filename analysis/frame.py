@@ -177,11 +177,6 @@ def group_rows(frame: AnswerFrame, by: Sequence[str]) -> Grouping:
     return Grouping(tuple(by), codes.astype(np.int64), keys)
 
 
-def group_sum(grouping: Grouping, weights: np.ndarray) -> np.ndarray:
-    """Sum a per-row weight within each group."""
-    return np.bincount(grouping.codes, weights=weights, minlength=grouping.size)
-
-
 def score_table(frame: AnswerFrame, grouping: Grouping, *, low: int = 1, high: int = 5) -> np.ndarray:
     """Per group, counts of each score low..high (groups x (high-low+1)), from weighted rows."""
     width = high - low + 1

@@ -90,6 +90,7 @@ class Overdispersion:
     tau2: float  # additive between-group variance of true rates (probability scale)
     groups: int
     winsor: float
+    phi_se: float = 0.0  # standard error of phi, from the spread of the winsorised z^2
 
 
 # Winsorising a standard normal at its 10% tails leaves E[z^2] = 0.6787; dividing by it keeps
@@ -101,8 +102,12 @@ def _winsor_normal_variance(q: float) -> float:
 
 
 def overdispersion(x: np.ndarray, n: np.ndarray, target: np.ndarray | float, *,
-                   winsor: float = 0.10) -> Overdispersion:
-    """Estimate phi and the additive random-effects variance tau^2 from winsorised z-scores (Spiegelhalter 2005)."""
+                   winsor: float = 0.10, margin: float = 0.0) -> Overdispersion:
+    """Estimate phi and the additive random-effects variance tau^2 from winsorised z-scores (Spiegelhalter 2005).
+
+    margin > 0 takes tau^2 at phi + margin standard errors: an estimate that is too low
+    turns natural spread into false alarms, one too high only costs a little power.
+    """
     x = np.asarray(x, float)
     n = np.asarray(n, float)
     p0 = np.clip(np.broadcast_to(np.asarray(target, float), n.shape), 1e-9, 1 - 1e-9)
@@ -115,12 +120,15 @@ def overdispersion(x: np.ndarray, n: np.ndarray, target: np.ndarray | float, *,
     z = (x / n - p0) / np.sqrt(s2)
     lo, hi = np.quantile(z, [winsor, 1 - winsor])
     zw = np.clip(z, lo, hi)
-    phi = float(np.mean(zw ** 2) / _winsor_normal_variance(winsor))
+    factor = _winsor_normal_variance(winsor)
+    phi = float(np.mean(zw ** 2) / factor)
+    se = float(np.std(zw ** 2) / np.sqrt(groups) / factor)
+    upper = phi + margin * se
     w = 1 / s2
-    if groups * phi <= groups - 1:
-        return Overdispersion(phi, 0.0, groups, winsor)
-    tau2 = (groups * phi - (groups - 1)) / (w.sum() - (w ** 2).sum() / w.sum())
-    return Overdispersion(phi, float(tau2), groups, winsor)
+    if groups * upper <= groups - 1:
+        return Overdispersion(phi, 0.0, groups, winsor, se)
+    tau2 = (groups * upper - (groups - 1)) / (w.sum() - (w ** 2).sum() / w.sum())
+    return Overdispersion(phi, float(tau2), groups, winsor, se)
 
 
 # Gauss-Hermite (probabilists') nodes and weights for integrating over a normal random effect.

@@ -117,7 +117,8 @@ def deterioration_alerts(
     sat = frame.satisfied() * w
 
     def sums(mask: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        return np.bincount(grouping.codes[mask], weights=weights[mask], minlength=grouping.size).round().astype(np.int64)
+        total = np.bincount(grouping.codes[mask], weights=weights[mask], minlength=grouping.size)
+        return total.round().astype(np.int64)
 
     n_r, x_r, n_b, x_b = sums(recent, w), sums(recent, sat), sums(base, w), sums(base, sat)
     tested = (n_r >= min_n) & (n_b >= min_n)

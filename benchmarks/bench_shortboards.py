@@ -134,7 +134,8 @@ def accuracy(runs: int, null_runs: int, seed: int) -> None:
                 n, x, _ = simulate(rng, mean_n, spread, False)
                 clean += not our_flags(n, x).any()
                 naive_clean += not naive_flags(n, x).any()
-            print(f"  spread {spread:.2f}, mean n {mean_n:3d}: ours {clean / null_runs:6.1%}   naive {naive_clean / null_runs:6.1%}")
+            print(f"  spread {spread:.2f}, mean n {mean_n:3d}: ours {clean / null_runs:6.1%}   "
+                  f"naive {naive_clean / null_runs:6.1%}")
 
 
 def big_frame(rng: np.random.Generator, rows: int = 1_000_000, outlets: int = 5000) -> AnswerFrame:

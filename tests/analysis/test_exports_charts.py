@@ -79,7 +79,8 @@ def test_charts_are_offline_svg():
     svg = funnel_svg(rep)
     _no_external_refs(svg)
     assert svg.count("<circle") == 30 and "o0: 50.0% of 200" in svg
-    trend = trend_svg([TrendSeries(("a<b>",), ("2026-01-01", "2026-02-01"), (10, 12), (0.8, 0.9), (0.5, 0.6), (0.9, 0.95))])
+    series = TrendSeries(("a<b>",), ("2026-01-01", "2026-02-01"), (10, 12), (0.8, 0.9), (0.5, 0.6), (0.9, 0.95))
+    trend = trend_svg([series])
     _no_external_refs(trend)
     assert "a&lt;b&gt;" in trend
     pareto = pareto_svg([("wait_time", 30), ("billing", 10), ("other", 0)])

@@ -100,7 +100,8 @@ def test_deterioration_alert_only_for_the_group_that_got_worse():
              _monthly("tiny", [0.85] * 6 + [0.0] * 3, n=5)]
     cat = {k: sum((p[k] for p in parts), []) for k in parts[0]}
     frame = build_frame({"outlet": cat["outlet"]}, cat["value"], count=cat["count"], answered_at=cat["at"])
-    alerts = {a.group: a for a in deterioration_alerts(frame, ["outlet"], end=datetime(2025, 10, 1, tzinfo=timezone.utc))}
+    end = datetime(2025, 10, 1, tzinfo=timezone.utc)
+    alerts = {a.group: a for a in deterioration_alerts(frame, ["outlet"], end=end)}
     assert alerts["worse"].alert and alerts["worse"].n_recent == 600 and alerts["worse"].n_baseline == 1200
     assert alerts["worse"].change == pytest.approx(-0.15)
     assert not alerts["steady"].alert

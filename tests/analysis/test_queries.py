@@ -18,7 +18,7 @@ from survey.models import Answer, SurveySession
 from survey.states import SessionState
 
 T0 = datetime(2026, 1, 10, 2, 0, tzinfo=timezone.utc)
-URLS = ["sqlite://"] + ([os.environ["TOUCHPOINT_TEST_DATABASE_URL"]] if os.environ.get("TOUCHPOINT_TEST_DATABASE_URL") else [])
+URLS = ["sqlite://"] + [u for u in [os.environ.get("TOUCHPOINT_TEST_DATABASE_URL")] if u]
 
 
 @pytest.fixture(params=URLS)
