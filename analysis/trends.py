@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 import numpy as np
 
-from analysis.frame import AnswerFrame, group_rows
+from analysis.frame import AnswerFrame, Factor, group_rows
 from analysis.stats import benjamini_hochberg, hypergeom_lower, wilson
 
 LOCAL_OFFSET_HOURS = 8  # Asia/Shanghai, no daylight saving: periods follow the local calendar
@@ -24,6 +24,14 @@ def period_of(times: np.ndarray, period: str, *, offset_hours: int = LOCAL_OFFSE
         n = days.astype(np.int64)
         return (n - (n + 3) % 7).astype("datetime64[D]")
     raise ValueError(f"period must be 'week' or 'month', not {period!r}")
+
+
+def with_period(frame: AnswerFrame, period: str = "month", *, name: str = "period") -> AnswerFrame:
+    """The frame with a `period` column (local week or month start), to group metrics by period."""
+    starts = period_of(_need_times(frame), period)
+    levels, codes = np.unique(starts, return_inverse=True)
+    columns = {**frame.columns, name: Factor(codes.astype(np.int32), np.array([str(d) for d in levels], dtype=object))}
+    return replace(frame, columns=columns)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pytest
 from analysis.frame import build_frame
 from analysis.metrics import group_metrics, nps_metrics, response_rate, rollup_metrics
 from analysis.queries import DailyCounts
-from analysis.trends import deterioration_alerts, dissatisfied_per_10k, period_of, trend_series
+from analysis.trends import deterioration_alerts, dissatisfied_per_10k, period_of, trend_series, with_period
 
 
 def small_frame():
@@ -81,6 +81,8 @@ def test_trend_series_per_month():
     (s,) = trend_series(frame, ["outlet"])
     assert s.periods == ("2026-01-01", "2026-02-01") and s.n == (10, 5)
     assert s.rate == (pytest.approx(0.9), pytest.approx(1.0))
+    by_month = {m.key: m.csat for m in group_metrics(with_period(frame), ["outlet", "period"])}
+    assert by_month == {("a", "2026-01-01"): pytest.approx(0.9), ("a", "2026-02-01"): 1.0}
 
 
 def _monthly(outlet, rates, n=200):
