@@ -13,7 +13,7 @@ from openpyxl.utils import get_column_letter
 
 from analysis.masking import mask_msisdn
 from analysis.metrics import GroupMetrics
-from analysis.queries import ResponseRow
+from analysis.frame import ResponseRow
 
 LOCAL = timezone(timedelta(hours=8), "Asia/Shanghai")  # shown local, stored UTC
 

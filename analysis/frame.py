@@ -1,8 +1,9 @@
-"""The columnar answers frame every analysis function reads, and grouping over its columns."""
+"""The columnar answers frame every analysis function reads, grouping over its columns, response rows."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
@@ -207,3 +208,16 @@ def parent_of(frame: AnswerFrame, grouping: Grouping, column: str) -> np.ndarray
     first[grouping.codes[order]] = order
     return col.levels[col.codes[first]]
 
+
+@dataclass(frozen=True)
+class ResponseRow:
+    """One survey's answer for a response list: phone in E.164 (mask it before showing)."""
+
+    answered_at: datetime
+    channel: str
+    outlet: str
+    business_type: str | None
+    msisdn: str
+    value: int | None
+    reasons: tuple[str, ...]
+    text: str  # the customer's replies, verbatim

@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy import String, and_, cast, func, select
 from sqlalchemy.orm import Session, aliased
 
-from analysis.frame import MISSING, REASON_CODES, AnswerFrame, Factor
+from analysis.frame import MISSING, REASON_CODES, AnswerFrame, Factor, ResponseRow
 from channels.models import BusinessType, City, Interaction, Outlet, Region
 from survey.models import Answer, SurveySession
 
@@ -156,20 +156,6 @@ def interaction_counts(db: Session, *, by: Sequence[str] = ("outlet",), scope: S
         np.array([_day(row[-2]) for row in rows], dtype="datetime64[s]"),
         np.array([int(row[-1]) for row in rows], np.int64),
     )
-
-
-@dataclass(frozen=True)
-class ResponseRow:
-    """One survey's answer for a response list: phone in E.164 (mask it before showing)."""
-
-    answered_at: datetime
-    channel: str
-    outlet: str
-    business_type: str | None
-    msisdn: str
-    value: int | None
-    reasons: tuple[str, ...]
-    text: str  # the customer's replies, verbatim
 
 
 def response_list(db: Session, *, survey: str = "csat-default", question: str = "satisfaction",

@@ -14,7 +14,7 @@ from analysis.exports import outlet_scores_csv, outlet_scores_xlsx, responses_cs
 from analysis.frame import build_frame
 from analysis.masking import mask_msisdn
 from analysis.metrics import group_metrics
-from analysis.queries import ResponseRow
+from analysis.frame import ResponseRow
 from analysis.shortboard import shortboard_report
 from analysis.trends import TrendSeries
 
