@@ -66,7 +66,7 @@ def format_table(boards: Sequence[ShortBoard], *, adjusted: bool = False) -> str
             rows.append((b.group, str(b.n), _pct(b.rate), _pct(b.scope_rate), _pct(b.gap), _p(b.p), _p(b.q),
                          f"{b.impact:.0f}", _pct(b.shrunken_rate), ", ".join(b.top_reasons) or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(w) if i in (0, 9) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    lines = ["  ".join(c.ljust(w) if i in (0, 9) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
              for r in rows]
     return "\n".join(lines)
 
