@@ -173,6 +173,7 @@ def _spread_test(x, n, expected_rate, unit_scope, n_scopes, testable, p_exact, *
         p[testable] = no_spread(testable)
         return p, adjust(p, method), disp
     keep = testable.copy()
+    level = float(np.sum((n * expected_rate)[testable]) / max(np.sum(n[testable]), 1))
     # Groups at or above expectation cannot be short boards: their p-values (about 0.5 or more)
     # are computed once at the end; until then 1.0 stands in, which leaves BH's q of the others as is.
     current = testable & (x < n * expected_rate)
@@ -188,7 +189,7 @@ def _spread_test(x, n, expected_rate, unit_scope, n_scopes, testable, p_exact, *
         if fitted is not None and abs(new.tau2 - fitted.tau2) <= 0.02 * fitted.tau2:
             break  # the spread has settled; p-values would move by a hair
         fitted = new
-        p[current] = (spread_lower(x[current], n[current], expected_rate[current], fitted.tau2)
+        p[current] = (spread_lower(x[current], n[current], expected_rate[current], fitted.tau2, level=level)
                       if fitted.tau2 > 0 else no_spread(current))
         aside = testable & (adjust(p, method) < max(alpha, EXCLUDE_Q))
         if previous is not None and np.array_equal(aside, previous):
@@ -201,8 +202,8 @@ def _spread_test(x, n, expected_rate, unit_scope, n_scopes, testable, p_exact, *
         current = testable & (p < 0.5)
     stale = testable & ~current
     if stale.any():
-        p[stale] = spread_lower(x[stale], n[stale], expected_rate[stale], fitted.tau2) if fitted.tau2 > 0 \
-            else no_spread(stale)
+        p[stale] = spread_lower(x[stale], n[stale], expected_rate[stale], fitted.tau2, level=level) \
+            if fitted.tau2 > 0 else no_spread(stale)
     return p, adjust(p, method), fitted
 
 

@@ -137,14 +137,15 @@ _GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()
 
 
 def spread_lower(x: np.ndarray, n: np.ndarray, mean: np.ndarray, tau2: float, *,
-                 mid_p: bool = True) -> np.ndarray:
+                 level: float | None = None, mid_p: bool = True) -> np.ndarray:
     """P(X <= x) when X ~ Binomial(n, p) and p varies between groups around `mean` with variance tau2.
 
     The exact-tail counterpart of Spiegelhalter's additive random-effects z: a group is unusual
     only if it falls outside both sampling noise and the natural spread between groups. The
-    spread is put on the logit scale (sd = sqrt(tau2) / (mean (1 - mean)), the delta method),
-    which keeps rates inside 0..1 and gives the longer lower tail rates near 100% really have;
-    the integral over it is a 24-point Gauss-Hermite sum. With tau2 = 0 it is the binomial tail.
+    spread is put on the logit scale (sd = sqrt(tau2) / (level (1 - level)), the delta method at
+    the overall `level`, default each group's mean), which keeps rates inside 0..1 and gives the
+    longer lower tail rates near 100% really have; the integral over it is a 24-point
+    Gauss-Hermite sum. With tau2 = 0 it is the binomial tail.
     """
     x = np.asarray(x, float)
     n = np.asarray(n, float)
@@ -152,7 +153,10 @@ def spread_lower(x: np.ndarray, n: np.ndarray, mean: np.ndarray, tau2: float, *,
     if tau2 <= 0:
         cdf = sps.binom.cdf(x, n, mu)
         return np.clip(cdf - 0.5 * sps.binom.pmf(x, n, mu) if mid_p else cdf, 0.0, 1.0)
-    sigma = np.sqrt(tau2) / (mu * (1 - mu))
+    # One sd for all groups when a level is given: converted at a group's own mean, a rest rate
+    # of 100% would make the sd explode and hide any group behind it.
+    at_level = mu if level is None else np.full(len(n), np.clip(level, 1e-6, 1 - 1e-6))
+    sigma = np.sqrt(tau2) / (at_level * (1 - at_level))
     probs = special.expit(special.logit(mu)[:, None] + sigma[:, None] * _GH_NODES[None, :])
     xx, nn = x[:, None], n[:, None]
     # Special functions straight, not scipy.stats: this runs for thousands of groups x 24 nodes.

@@ -53,6 +53,12 @@ def test_planted_outlet_is_the_only_short_board():
     assert b.rate < b.shrunken_rate < 0.85
 
 
+def test_one_failing_outlet_among_perfect_ones_is_flagged():
+    # The rest is 100% satisfied: the spread must not be converted at a rate of 100%.
+    groups = outlets(40, 50, 1.0) + [dict(outlet="bad", city="c1", sat=0, unsat=50)]
+    assert [b.group for b in shortboards(counts_frame(groups), ["outlet"])] == ["bad"]
+
+
 def test_natural_spread_is_not_flagged_but_the_naive_test_would():
     rng = np.random.default_rng(2)
     true = expit(logit(0.85) + rng.normal(0, 0.35, 300))
