@@ -1,0 +1,332 @@
+"""Short boards (短板): groups significantly less satisfied than the rest of their scope.
+
+Each group is tested against the rest of its scope (the whole frame, or for a cell such as
+channel x business type, its channel). The p-value that flags is an exact binomial lower tail
+mixed over the natural between-group spread tau^2, estimated the Spiegelhalter (2005) way
+(winsorised z-scores) from the groups not flagged; with no natural spread it is the
+hypergeometric (Fisher) one-vs-rest test. Holm adjusts small families, Benjamini-Hochberg large
+ones. benchmarks/bench_shortboards.py measures what this buys against a naive p < 0.05.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from analysis.casemix import expected_satisfied, mix_columns
+from analysis.drivers import ReasonDriver, drivers_of, reason_drivers
+from analysis.frame import AnswerFrame, group_rows, parent_of, reason_table
+from analysis.spread import (
+    FunnelLimits, Overdispersion, fit_beta_binomial, funnel_limits, overdispersion, shrink, spread_lower,
+)
+from analysis.stats import adjust, hypergeom_lower, mann_whitney_counts, wilson
+
+ROLLUP = {"outlet": "city", "city": "region"}
+SMALL_FAMILY = 20  # up to this many groups Holm (family-wise) adjusts, above it BH (FDR)
+MIN_GROUPS_FOR_SPREAD = 20  # tau^2 from fewer groups is too noisy to widen anything
+# Groups with q below this are set aside when the natural spread is estimated: likely short boards
+# would inflate it and hide each other. Looser than alpha to set more of them aside; looser still
+# began to set aside ordinary groups and let false alarms through (benchmarks/bench_shortboards.py).
+EXCLUDE_Q = 0.2
+# tau^2 is taken one standard error above its estimate: an estimate that happens to be low turns
+# natural spread into false alarms (with 1,500 outlets that happened in ~7% of null runs, 5% with
+# the margin), while one that is a bit high costs about a point of recall.
+SPREAD_MARGIN = 1.0
+
+
+@dataclass(frozen=True)
+class AdjustedView:
+    """The case-mix adjusted comparison: observed vs expected satisfied given the group's mix."""
+
+    expected: float
+    observed: int
+    ratio: float  # observed / expected satisfied
+    rate: float  # indirectly standardised rate: ratio x rest rate
+    gap: float  # (expected - observed) / n
+    impact: float  # expected - observed satisfied answers
+    p: float
+    q: float
+    flagged: bool
+
+
+@dataclass(frozen=True)
+class ShortBoard:
+    """One tested group against the rest of its scope; `flagged` says it is a short board."""
+
+    group: str
+    key: tuple[str, ...]
+    scope: str
+    n: int
+    satisfied: int
+    rate: float
+    rate_low: float
+    rate_high: float
+    rest_rate: float
+    scope_rate: float
+    gap: float  # rest rate - rate: positive means worse than the rest
+    impact: float  # n x gap: satisfied customers lost versus the rest
+    p: float  # the flagging p-value (overdispersion-aware)
+    q: float  # adjusted within the family (Holm or BH)
+    p_exact: float  # hypergeometric one-vs-rest, sampling noise only
+    p_mann_whitney: float
+    worse_prob: float  # Mann-Whitney effect: P(a group answer scores worse than a rest answer)
+    shrunken_rate: float
+    flagged: bool
+    adjusted: AdjustedView | None
+    top_reasons: tuple[str, ...]
+    drivers: tuple[ReasonDriver, ...]
+    pooled_groups: int = 1  # >1 for a roll-up of groups that had too few answers each
+
+
+@dataclass(frozen=True)
+class NotEnough:
+    """A group below the minimum responses: reported, and where it was rolled up to."""
+
+    group: str
+    n: int
+    rolled_up_to: str | None
+
+
+@dataclass(frozen=True, eq=False)
+class ShortBoardReport:
+    """Everything one short-board run found, ranked."""
+
+    by: tuple[str, ...]
+    within: tuple[str, ...]
+    adjustment: str
+    alpha: float
+    min_n: int
+    boards: tuple[ShortBoard, ...]
+    not_enough: tuple[NotEnough, ...]
+    dispersion: Overdispersion
+    adjusted_dispersion: Overdispersion | None
+    funnel: FunnelLimits
+    case_mix: tuple[str, ...]
+
+    @property
+    def flagged(self) -> list[ShortBoard]:
+        """The short boards of the raw view, ranked."""
+        return [b for b in self.boards if b.flagged]
+
+    @property
+    def flagged_adjusted(self) -> list[ShortBoard]:
+        """The short boards after case-mix adjustment, ranked by adjusted impact."""
+        out = [b for b in self.boards if b.adjusted is not None and b.adjusted.flagged]
+        return sorted(out, key=lambda b: -b.adjusted.impact)
+
+
+def _units(frame: AnswerFrame, grouping, n_group: np.ndarray, scope_of_group: np.ndarray,
+           min_n: int, rollup: str | None):
+    """Assign groups to tested units; small groups pool by (scope, parent) or stay out."""
+    big = n_group >= min_n
+    unit = np.full(grouping.size, -1, np.int64)
+    unit[big] = np.arange(int(big.sum()))
+    labels = [" / ".join(k) for k, b in zip(grouping.keys, big) if b]
+    keys = [k for k, b in zip(grouping.keys, big) if b]
+    pooled = [1] * len(labels)
+    not_enough: list[NotEnough] = []
+    small = np.flatnonzero(~big)
+    if len(small) == 0:
+        return unit, labels, keys, pooled, not_enough
+    if rollup is None:
+        for g in small:
+            not_enough.append(NotEnough(" / ".join(grouping.keys[g]), int(n_group[g]), None))
+        return unit, labels, keys, pooled, not_enough
+    parents = parent_of(frame, grouping, rollup)
+    pool: dict[tuple[int, str], list[int]] = {}
+    for g in small:
+        pool.setdefault((int(scope_of_group[g]), str(parents[g])), []).append(int(g))
+    for (_, parent), members in pool.items():
+        total = int(n_group[members].sum())
+        name = f"{rollup} {parent}: {len(members)} small groups"
+        if total >= min_n:
+            unit[members] = len(labels)
+            labels.append(name)
+            keys.append((name,) * len(grouping.by))
+            pooled.append(len(members))
+            target = name
+        else:
+            target = f"{name} (still under {min_n} answers)"
+        for g in members:
+            not_enough.append(NotEnough(" / ".join(grouping.keys[g]), int(n_group[g]), target))
+    return unit, labels, keys, pooled, not_enough
+
+
+def _spread_test(x, n, expected_rate, unit_scope, n_scopes, testable, p_exact, *, method: str,
+                 alpha: float, overdispersed: bool):
+    """Lower-tail p-values allowing for natural spread, its tau^2, and adjusted q-values.
+
+    tau^2 is estimated (winsorised, Spiegelhalter) from the groups not set aside so far (q below
+    EXCLUDE_Q), around their own centre, and re-estimated until the set settles: short boards
+    themselves would otherwise inflate the spread and hide each other. Without spread the exact
+    test stands.
+    """
+    k = int(testable.sum())
+    p = np.full(len(n), np.nan)
+    disp = Overdispersion(1.0, 0.0, k, 0.1)
+
+    def no_spread(sel: np.ndarray) -> np.ndarray:
+        return p_exact[sel] if p_exact is not None else spread_lower(x[sel], n[sel], expected_rate[sel], 0.0)
+
+    if not overdispersed or k < MIN_GROUPS_FOR_SPREAD:
+        p[testable] = no_spread(testable)
+        return p, adjust(p, method), disp
+    keep = testable.copy()
+    level = float(np.sum((n * expected_rate)[testable]) / max(np.sum(n[testable]), 1))
+    # Groups at or above expectation cannot be short boards: their p-values (about 0.5 or more)
+    # are computed once at the end; until then 1.0 stands in, which leaves BH's q of the others as is.
+    current = testable & (x < n * expected_rate)
+    p[testable & ~current] = 1.0
+    fitted = previous = None
+    for _ in range(6):
+        # Re-centre on the kept groups: per scope, observed / expected among them.
+        obs = np.bincount(unit_scope[keep], weights=x[keep], minlength=n_scopes)
+        exp = np.bincount(unit_scope[keep], weights=(n * expected_rate)[keep], minlength=n_scopes)
+        ratio = np.where(exp > 0, obs / np.maximum(exp, 1e-12), 1.0)
+        target = np.clip(expected_rate * ratio[unit_scope], 1e-9, 1 - 1e-9)
+        new = overdispersion(x[keep], n[keep], target[keep], margin=SPREAD_MARGIN)
+        if fitted is not None and abs(new.tau2 - fitted.tau2) <= 0.02 * fitted.tau2:
+            break  # the spread has settled; p-values would move by a hair
+        fitted = new
+        p[current] = (spread_lower(x[current], n[current], expected_rate[current], fitted.tau2, level=level)
+                      if fitted.tau2 > 0 else no_spread(current))
+        aside = testable & (adjust(p, method) < max(alpha, EXCLUDE_Q))
+        if previous is not None and np.array_equal(aside, previous):
+            break
+        previous = aside
+        keep = testable & ~aside
+        if keep.sum() < MIN_GROUPS_FOR_SPREAD:
+            break
+        # Only groups below expectation can be flagged; the rest are refreshed once at the end.
+        current = testable & (p < 0.5)
+    stale = testable & ~current
+    if stale.any():
+        p[stale] = spread_lower(x[stale], n[stale], expected_rate[stale], fitted.tau2, level=level) \
+            if fitted.tau2 > 0 else no_spread(stale)
+    return p, adjust(p, method), fitted
+
+
+def shortboard_report(
+    frame: AnswerFrame,
+    by: Sequence[str],
+    *,
+    within: Sequence[str] | None = None,
+    min_n: int = 30,
+    alpha: float = 0.05,
+    adjustment: str = "auto",
+    overdispersed: bool = True,
+    case_mix: Sequence[str] = ("business_type", "tier"),
+    rollup: str | None = "auto",
+    min_gap: float = 0.0,
+) -> ShortBoardReport:
+    """Test every group of `by` against the rest of its scope and rank the short boards.
+
+    within: the scope columns (default: the first of two or more `by` columns, so a cell is
+    compared within its channel; none for a single column). min_n: groups with fewer answers are
+    listed in `not_enough` and pooled per `rollup` column (auto: outlet -> city, city -> region).
+    adjustment: 'holm', 'bh' or 'auto' (Holm up to 20 groups). overdispersed=False tests against
+    sampling noise only. case_mix: columns of the indirectly standardised view (those present).
+    min_gap: a flagged group must also fall this far below the rest (0 = any significant gap).
+    Boards are ranked flagged first, then by satisfied answers lost at the shrunken rate,
+    n x (rest rate - shrunken rate), so a tiny group's extreme luck cannot top the list.
+    """
+    by = tuple(by)
+    within = tuple(by[:1] if len(by) > 1 else ()) if within is None else tuple(within)
+    if rollup == "auto":
+        rollup = ROLLUP.get(by[0]) if len(by) == 1 and ROLLUP.get(by[0]) in frame.columns else None
+    grouping = group_rows(frame, by)
+    w = frame.count.astype(np.float64)
+    # One pass over the rows: per group counts of each score; n and satisfied follow from them.
+    g_scores = np.bincount(grouping.codes * 5 + np.clip(frame.value.astype(np.int64) - 1, 0, 4),
+                           weights=w, minlength=grouping.size * 5).reshape(grouping.size, 5)
+    n_group = g_scores.sum(axis=1)
+    scope_grouping = group_rows(frame, within)
+    scope_of_group = np.zeros(grouping.size, np.int64)
+    scope_of_group[grouping.codes] = scope_grouping.codes
+    unit, labels, keys, pooled, not_enough = _units(frame, grouping, n_group, scope_of_group, min_n, rollup)
+    n_units, n_scopes = len(labels), scope_grouping.size
+    unit_scope = np.zeros(n_units, np.int64)
+    unit_scope[unit[unit >= 0]] = scope_of_group[unit >= 0]
+    scores = np.zeros((n_units, 5))
+    np.add.at(scores, unit[unit >= 0], g_scores[unit >= 0])
+    n = scores.sum(axis=1).round().astype(np.int64)
+    x = scores[:, :2].sum(axis=1).round().astype(np.int64)
+    # Scope totals include every answer in the scope, also those of groups too small to test.
+    scope_scores = np.zeros((n_scopes, 5))
+    np.add.at(scope_scores, scope_of_group, g_scores)
+    big_n = scope_scores.sum(axis=1).round().astype(np.int64)
+    big_x = scope_scores[:, :2].sum(axis=1).round().astype(np.int64)
+
+    bn, bx = big_n[unit_scope], big_x[unit_scope]
+    rest_n = bn - n
+    testable = rest_n > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = x / n
+        rest_rate = np.where(testable, (bx - x) / np.maximum(rest_n, 1), np.nan)
+        scope_rate = bx / bn
+    p_exact = np.full(n_units, np.nan)
+    if testable.any():
+        p_exact[testable] = hypergeom_lower(x[testable], n[testable], bx[testable], bn[testable]).p_value
+    method = adjustment if adjustment != "auto" else ("holm" if testable.sum() <= SMALL_FAMILY else "bh")
+    p, q, disp = _spread_test(x, n, rest_rate, unit_scope, n_scopes, testable, p_exact,
+                              method=method, alpha=alpha, overdispersed=overdispersed)
+    gap = rest_rate - rate
+    flagged = (q < alpha) & (gap > min_gap)
+
+    mw = mann_whitney_counts(scores, scope_scores[unit_scope] - scores)
+    ci = wilson(x, n)
+    multi_scope = n_scopes > 1
+    prior = fit_beta_binomial(x, n, mean=scope_rate if multi_scope else None)
+    shrunk = shrink(x, n, prior, mean=scope_rate if multi_scope else None)
+
+    # Case-mix (indirectly standardised) view with its own dispersion and family.
+    mix = mix_columns(frame, case_mix)
+    adj_disp = None
+    adj_rows: list[AdjustedView | None] = [None] * n_units
+    if mix:
+        exp = expected_satisfied(frame, grouping, unit, n_units, unit_scope, n_scopes, mix).expected
+        with np.errstate(invalid="ignore", divide="ignore"):
+            exp_rate = np.clip(exp / n, 1e-9, 1 - 1e-9)
+        p_adj, q_adj, adj_disp = _spread_test(x, n, exp_rate, unit_scope, n_scopes, testable, None,
+                                              method=method, alpha=alpha, overdispersed=overdispersed)
+        ratio = np.where(exp > 0, x / np.maximum(exp, 1e-12), np.nan)
+        cols = [a.tolist() for a in (exp, x, ratio, ratio * rest_rate, (exp - x) / n, exp - x, p_adj, q_adj,
+                                     (q_adj < alpha) & (exp - x > min_gap * n))]
+        adj_rows = [AdjustedView(*row) for row in zip(*cols)]
+
+    # Reason drivers for the short boards, BH across (flagged groups x reasons).
+    rt, with_reason = reason_table(frame, grouping)
+    u_rt = np.zeros((n_units, rt.shape[1]), np.int64)
+    np.add.at(u_rt, unit[unit >= 0], rt[unit >= 0])
+    u_w = np.bincount(unit[unit >= 0], weights=with_reason[unit >= 0], minlength=n_units).astype(np.int64)
+    dt = reason_drivers(u_rt, u_w, unit_scope, n_scopes, flagged)
+
+    scope_names = [" / ".join(k) if k else "all" for k in scope_grouping.keys]
+    # Rank by satisfied customers lost computed from the shrunken rate, so a tiny group's chance
+    # extreme cannot top the list; flagged boards first.
+    rank_key = n * (rest_rate - shrunk)
+    order = np.lexsort((-np.nan_to_num(rank_key, nan=-np.inf), ~flagged))
+    # Plain Python values for the dataclasses: .tolist() is far cheaper than float() per field.
+    cols = {k: v.tolist() for k, v in dict(
+        n=n, x=x, rate=rate, lo=ci.low, hi=ci.high, rest=rest_rate, scope=scope_rate, gap=gap,
+        impact=n * gap, p=p, q=q, pe=p_exact, pmw=mw.p_value, worse=mw.statistic, shrunk=shrunk,
+        flagged=flagged).items()}
+    boards = []
+    for i in order.tolist():
+        drivers, top = drivers_of(dt, i, frame.reason_codes) if cols["flagged"][i] else ((), ())
+        boards.append(ShortBoard(
+            labels[i], tuple(keys[i]), scope_names[unit_scope[i]], cols["n"][i], cols["x"][i],
+            cols["rate"][i], cols["lo"][i], cols["hi"][i], cols["rest"][i], cols["scope"][i], cols["gap"][i],
+            cols["impact"][i], cols["p"][i], cols["q"][i], cols["pe"][i], cols["pmw"][i], cols["worse"][i],
+            cols["shrunk"][i], cols["flagged"][i], adj_rows[i], top, drivers, pooled[i],
+        ))
+    total_rate = float(big_x.sum() / max(big_n.sum(), 1))
+    funnel = funnel_limits(total_rate, np.unique(np.maximum(n, 1)), tau2=disp.tau2)
+    return ShortBoardReport(by, within, method, alpha, min_n, tuple(boards), tuple(not_enough),
+                            disp, adj_disp, funnel, mix)
+
+
+def shortboards(frame: AnswerFrame, by: Sequence[str], **options) -> list[ShortBoard]:
+    """The ranked short boards (flagged groups) of one grouping; options as shortboard_report."""
+    return shortboard_report(frame, by, **options).flagged
