@@ -11,7 +11,7 @@ from typing import BinaryIO, TextIO
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
-from analysis.masking import mask_msisdn
+from channels.phones import mask_msisdn
 from analysis.metrics import GroupMetrics
 from analysis.frame import ResponseRow
 

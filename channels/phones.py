@@ -48,10 +48,15 @@ def normalize_msisdn(text: str, *, region: str = "CN") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def mask_msisdn(e164: str) -> str:
+def mask_msisdn(msisdn: str | None) -> str:
     """What a channel lead or an export sees: "+8613812341234" → "138****1234"."""
-    digits = e164.lstrip("+")
-    national = digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
-    if len(national) < 8:
-        return "*" * len(national)
-    return f"{national[:3]}****{national[-4:]}"
+    if not msisdn:
+        return ""
+    digits = "".join(ch for ch in msisdn if ch.isdigit())
+    # Chinese numbers are shown the familiar national way, without the +86.
+    if msisdn.strip().startswith("+86") or (len(digits) == 13 and digits.startswith("86")):
+        digits = digits[2:]
+    if len(digits) >= 8:
+        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+    # Too short to keep 7 digits and still hide anything: show only the last two.
+    return "*" * max(len(digits) - 2, 0) + digits[-2:]

@@ -8,6 +8,11 @@ from pathlib import Path
 import click
 from flask.cli import FlaskGroup
 
+from analysis.answers_csv import AnswersCsvError, read_answers_csv
+from analysis.exports import outlet_scores_csv, outlet_scores_xlsx, responses_csv, responses_xlsx
+from analysis.metrics import group_metrics
+from analysis.queries import load_answer_frame, response_list, sent_counts
+from analysis.report import run_shortboards
 from channels.accounts import AccountError, create_token, create_user
 from channels.csv_import import import_interactions, import_outlets
 from channels.services import seed_business_types
@@ -172,6 +177,64 @@ def smsc_command(host: str, port: int | None, ack_latency_ms: float, reply_delay
 def replies_eval_command(file: Path) -> None:
     """Score the reply parser on labelled replies (JSONL); the last line is the accuracy."""
     click.echo(format_report(evaluate(file)))
+
+
+@main.command("shortboards")
+@click.option("--answers", "answers_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV: answered_at, channel, region, city, outlet, business_type, value, reasons "
+                   "(default: the database)")
+@click.option("--by", "groupings", multiple=True, default=["outlet"], show_default=True,
+              help="columns to group by, comma-separated; repeat for several reports (e.g. --by channel,business_type)")
+@click.option("--json", "as_json", is_flag=True, help="a JSON list of short boards")
+@click.option("--min-n", type=int, default=30, show_default=True, help="fewer answers: rolled up, not judged")
+@click.option("--survey", default="csat-default", show_default=True)
+@click.option("--outlets", default="", help="only these outlet codes (a channel lead's scope)")
+def shortboards_command(answers_file: Path | None, groupings: tuple[str, ...], as_json: bool, min_n: int,
+                        survey: str, outlets: str) -> None:
+    """Rank the short boards: groups whose satisfaction falls significantly short of the rest."""
+    by = [[column.strip() for column in grouping.split(",") if column.strip()] for grouping in groupings]
+    if answers_file is not None:
+        try:
+            read = read_answers_csv(answers_file)
+        except AnswersCsvError as exc:
+            raise click.UsageError(f"{answers_file}: {exc}") from exc
+        for error in read.errors[:20]:
+            click.echo(f"skipped {error}", err=True)
+        if len(read.errors) > 20:
+            click.echo(f"skipped {len(read.errors) - 20} more bad rows", err=True)
+        frame = read.frame
+    else:
+        scope = [c.strip() for c in outlets.split(",") if c.strip()] or None
+        with get_runtime().session_factory() as db:
+            frame = load_answer_frame(db, survey=survey, scope=scope)
+    try:
+        click.echo(run_shortboards(frame, by, as_json, min_n=min_n))
+    except (KeyError, ValueError) as exc:
+        raise click.UsageError(f"--by: {exc}") from exc
+
+
+@main.command("export")
+@click.argument("what", type=click.Choice(["outlet-scores", "responses"]))
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--outlets", default="", help="only these outlet codes (a channel lead's scope)")
+@click.option("--survey", default="csat-default", show_default=True)
+def export_command(what: str, target: Path, outlets: str, survey: str) -> None:
+    """Export per-outlet scores or the response list (phones masked) as .csv or .xlsx."""
+    scope = [c.strip() for c in outlets.split(",") if c.strip()] or None
+    with get_runtime().session_factory() as db:
+        if what == "outlet-scores":
+            frame = load_answer_frame(db, survey=survey, scope=scope)
+            rows = group_metrics(frame, ["outlet"], sent=sent_counts(db, by=("outlet",), survey=survey, scope=scope))
+            writers = (outlet_scores_csv, outlet_scores_xlsx)
+        else:
+            rows = response_list(db, survey=survey, scope=scope)
+            writers = (responses_csv, responses_xlsx)
+    if target.suffix.lower() == ".xlsx":
+        writers[1](rows, target)
+    else:
+        with open(target, "w", encoding="utf-8-sig", newline="") as out:
+            writers[0](rows, out)
+    click.echo(f"{len(rows)} rows written to {target}")
 
 
 main.add_command(demo_command)

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from analysis.charts import funnel_svg, pareto_svg, trend_svg
 from analysis.exports import outlet_scores_csv, outlet_scores_xlsx, responses_csv, responses_xlsx
 from analysis.frame import build_frame
-from analysis.masking import mask_msisdn
+from channels.phones import mask_msisdn
 from analysis.metrics import group_metrics
 from analysis.frame import ResponseRow
 from analysis.shortboard import shortboard_report

@@ -73,3 +73,52 @@ def test_home_page_shows_counts_and_masks_numbers(client, auth, outlets):
     page = client.get("/").get_data(as_text=True)
     assert "138****1234" in page and "13812341234" not in page
     assert "徐汇1号营业厅" in page
+
+
+def test_shortboards_from_a_csv_ranks_the_planted_outlet_first_as_json(app, tmp_path):
+    import json
+    import random
+
+    rng = random.Random(3)
+    path = tmp_path / "answers.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["answered_at", "channel", "region", "city", "outlet", "business_type", "value", "reasons"])
+        for outlet in range(40):
+            weights = [20, 20, 20, 20, 20] if outlet == 7 else [60, 25, 8, 4, 3]
+            for _ in range(120):
+                value = rng.choices([1, 2, 3, 4, 5], weights)[0]
+                reasons = ("wait_time" if outlet == 7 else "attitude;billing") if value >= 3 else ""
+                writer.writerow(["2026-11-01T10:00:00", "store", "华东", "上海", f"O{outlet:02d}", "缴费", value, reasons])
+        writer.writerow(["2026-11-01T10:00:00", "store", "华东", "上海", "O01", "缴费", "9", ""])
+    result = app.test_cli_runner().invoke(main, ["shortboards", "--answers", str(path), "--by", "outlet", "--json"])
+    boards = json.loads(result.stdout)
+    assert boards[0]["group"] == "O07"
+    assert {"group", "n", "rate", "scope_rate", "gap", "p", "q", "impact", "shrunken_rate", "top_reasons"} <= set(boards[0])
+    assert boards[0]["top_reasons"][:1] == ["wait_time"]
+    assert "value" in result.stderr  # the bad row is reported, not fatal
+
+
+def test_exports_mask_phones_and_keep_to_the_scope(app, db, outlets, tmp_path, clock):
+    from channels.services import record_interactions
+    from survey.models import Answer, SurveySession
+    from survey.states import SessionState
+
+    for code, phone in (("S001", "+8613812341234"), ("S002", "+8613900001111")):
+        result = record_interactions(db, [{"source": "t", "external_id": code, "msisdn": phone, "outlet": code,
+                                           "ended_at": "2026-11-20 09:00"}], now=clock.now(), tz=app.extensions["touchpoint"].settings.tz)
+        session = SurveySession(interaction_id=result.outcomes[0].id, msisdn=phone, survey="csat-default",
+                                state=SessionState.COMPLETED, scheduled_for=clock.now(), sent_at=clock.now(),
+                                created_at=clock.now())
+        db.add(session)
+        db.flush()
+        db.add(Answer(session_id=session.id, survey="csat-default", question="satisfaction", value=4,
+                      reasons=["wait_time"], text="4 排队太久", answered_at=clock.now(), response_seconds=60,
+                      msisdn=phone, channel="store", outlet_code=code, region="华东", city="上海",
+                      business_type="缴费", attributes={}))
+    db.commit()
+    target = tmp_path / "responses.csv"
+    assert "1 rows written" in invoke(app, "export", "responses", str(target), "--outlets", "S001").output
+    text = target.read_text(encoding="utf-8-sig")
+    assert "138****1234" in text and "13812341234" not in text and "S002" not in text
+    assert "4 排队太久" in text
