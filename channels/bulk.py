@@ -22,13 +22,37 @@ UTC = timezone.utc
 _json = json.JSONEncoder().encode  # what json.dumps does, minus its per-call set-up
 
 
+def _sqlite_datetime(value: datetime) -> str:
+    utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+    return utc.isoformat(" ", "microseconds")[:26]  # without "+00:00": SQLAlchemy's naive UTC form
+
+
+def _memo(convert: Callable[[Any], Any], key: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """convert, remembering results: a batch repeats the same few values (import time, attributes)."""
+    cache: dict[Any, Any] = {}
+
+    def cached(value: Any) -> Any:
+        try:
+            k = key(value)
+            hash(k)
+        except TypeError:  # nested lists or dicts: not worth a key
+            return convert(value)
+        if k not in cache:
+            if len(cache) > 4096:
+                cache.clear()
+            cache[k] = convert(value)
+        return cache[k]
+
+    return cached
+
+
 def _column_converter(sample: Any, dialect: str) -> Callable[[Any], Any] | None:
     """How to turn one column's values into driver values, judged from a non-null sample."""
     if isinstance(sample, datetime):
-        if dialect == "sqlite":
-            return lambda v: v.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-        return lambda v: v.astimezone(UTC)
-    if isinstance(sample, (dict, list)):
+        return _sqlite_datetime if dialect == "sqlite" else (lambda v: v.astimezone(UTC))
+    if isinstance(sample, dict):
+        return _memo(_json, key=lambda v: tuple(v.items()))
+    if isinstance(sample, list):
         return _json
     if isinstance(sample, Enum):
         return lambda v: v.value

@@ -1,9 +1,9 @@
 """Row parsing for interaction and outlet ingest: no I/O, every problem named by its field."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from channels.phones import PhoneError, normalize_msisdn
 from channels.taxonomy import Channel, OutletKind, parse_channel, parse_outlet_kind
@@ -35,9 +35,11 @@ class FieldError:
         return f"{self.field}: {self.problem}"
 
 
-@dataclass(frozen=True)
-class InteractionRow:
-    """A syntactically valid interaction; outlet and business type are still codes to resolve."""
+class InteractionRow(NamedTuple):
+    """A syntactically valid interaction; outlet and business type are still codes to resolve.
+
+    A NamedTuple, not a dataclass: a bulk import pickles millions of them between processes.
+    """
 
     source: str
     external_id: str
@@ -47,7 +49,7 @@ class InteractionRow:
     business_type: str | None
     ended_at: datetime
     staff_id: str | None
-    attributes: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[str, Any]
 
 
 @dataclass(frozen=True)
