@@ -165,8 +165,8 @@ def mann_whitney_counts(group: np.ndarray, rest: np.ndarray, *, continuity: bool
     return TestResults(effect, p, "Mann-Whitney (count table, normal approx.)", n1.astype(np.int64))
 
 
-def holm(p: np.ndarray) -> np.ndarray:
-    """Holm step-down adjusted p-values (family-wise error); NaN entries stay NaN, not counted."""
+def _adjusted(p: np.ndarray, adjust) -> np.ndarray:
+    """Apply adjust to the non-NaN p-values in ascending order; NaN entries stay NaN, not counted."""
     p = np.asarray(p, float)
     out = np.full(p.shape, np.nan)
     ok = ~np.isnan(p)
@@ -175,21 +175,20 @@ def holm(p: np.ndarray) -> np.ndarray:
         return out
     pv = p[ok]
     order = np.argsort(pv, kind="stable")
-    adj = np.maximum.accumulate((m - np.arange(m)) * pv[order])
     res = np.empty(m)
-    res[order] = np.minimum(adj, 1.0)
+    res[order] = np.minimum(adjust(pv[order], m), 1.0)
     out[ok] = res
     return out
 
 
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values (family-wise error); NaN entries stay NaN, not counted."""
+    return _adjusted(p, lambda ranked, m: np.maximum.accumulate((m - np.arange(m)) * ranked))
+
+
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg q-values (false discovery rate); NaN entries stay NaN, not counted."""
-    p = np.asarray(p, float)
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    m = int(ok.sum())
-    if m == 0:
-        return out
+    return _adjusted(p, lambda ranked, m: np.minimum.accumulate((ranked * m / np.arange(1, m + 1))[::-1])[::-1])
     pv = p[ok]
     order = np.argsort(pv, kind="stable")
     ranked = pv[order] * m / np.arange(1, m + 1)

@@ -55,3 +55,14 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to revision and seed the reference rows."""
     command.upgrade(alembic_config(engine), revision)
+
+
+def reset(engine: Engine) -> None:
+    """Drop every table and the migration record: a clean slate for tests and benchmarks."""
+    from sqlalchemy import text
+
+    from channels.models import Base
+
+    with engine.begin() as connection:
+        Base.metadata.drop_all(connection)
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))

@@ -8,11 +8,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
 from channels.accounts import create_token
-from channels.models import Base
 from channels.services import seed_business_types, upsert_outlets
 from survey import database
 from survey.app import create_app
@@ -77,10 +75,7 @@ def engine(request, tmp_path_factory):
     else:
         url = os.environ["TOUCHPOINT_TEST_DATABASE_URL"]
     engine = database.make_engine(url)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            Base.metadata.drop_all(conn)
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    database.reset(engine)
     database.upgrade(engine)
     yield engine
     engine.dispose()
