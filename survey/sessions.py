@@ -78,10 +78,13 @@ def handle(db: Session, session: SurveySession, event: Event, *, now: datetime, 
             _save_answer(db, session, action, known.tags(session), now=now, inbound_id=inbound_id)
             known.answers(session)[action.question] = action.reply
         elif isinstance(action, CancelPending):
+            # No session sync: matching the criteria against every object of a big batch costs more
+            # than the update; the autoflush before it has already written this session's new messages.
             db.execute(update(OutboundMessage)
                        .where(OutboundMessage.session_id == session.id,
                               OutboundMessage.state == OutboundState.PENDING)
-                       .values(state=OutboundState.CANCELLED))
+                       .values(state=OutboundState.CANCELLED)
+                       .execution_options(synchronize_session=False))
         elif isinstance(action, RecordOptOut):
             record_opt_out(db, session.msisdn, now=now, source=f"reply to session {session.id}")
         else:
