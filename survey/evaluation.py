@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from channels.bulk import insert_rows
@@ -44,6 +44,9 @@ def evaluate_pending(db: Session, *, now: datetime, config: PolicyConfig, survey
     answers_by_outlet = _answers_this_month(db, now=now, config=config, surveys=surveys) if config.outlet_monthly_target else {}
 
     counts: Counter[Decision] = Counter()
+    decided: list[dict] = []
+    sessions: list[dict] = []
+    messages: list[dict] = []  # the first question of each session, keyed by interaction id until stored
     for interaction, outlet_code, outlet_name, business_code, business_name in rows:
         subscriber = subscribers[interaction.msisdn]
         facts = Facts(
@@ -58,26 +61,32 @@ def evaluate_pending(db: Session, *, now: datetime, config: PolicyConfig, survey
         if verdict.survey is not None and verdict.survey not in surveys:
             log.error("interaction %s: survey %r is not defined; not surveyed", interaction.id, verdict.survey)
             verdict = type(verdict)(Decision.NO_SURVEY)
-        interaction.evaluated_at = now
-        interaction.decision = verdict.decision.value
+        decided.append({"id": interaction.id, "evaluated_at": now, "decision": verdict.decision.value})
         counts[verdict.decision] += 1
         if not verdict.surveyed:
             continue
         survey = surveys[verdict.survey]
         first = survey.questions[0].key
-        session = SurveySession(
-            interaction=interaction, msisdn=interaction.msisdn, survey=survey.key,
-            state=SessionState.SCHEDULED, question=first, reasks=0, scheduled_for=verdict.send_at,
-            expires_at=verdict.send_at + config.survey_end, segments_sent=0, created_at=now)
-        db.add(session)
-        db.add(OutboundMessage(
-            session=session, msisdn=interaction.msisdn, purpose=MessagePurpose.QUESTION, question=first,
-            text=question_text(survey, first, {"outlet": outlet_name, "business": business_name or ""}),
-            state=OutboundState.PENDING, due_at=verdict.send_at, attempts=0, segments=0, created_at=now))
+        sessions.append({
+            "interaction_id": interaction.id, "msisdn": interaction.msisdn, "survey": survey.key,
+            "state": SessionState.SCHEDULED, "question": first, "reasks": 0, "scheduled_for": verdict.send_at,
+            "expires_at": verdict.send_at + config.survey_end, "segments_sent": 0, "created_at": now})
+        messages.append({
+            "session_id": interaction.id, "msisdn": interaction.msisdn, "purpose": MessagePurpose.QUESTION,
+            "question": first, "state": OutboundState.PENDING, "due_at": verdict.send_at, "attempts": 0,
+            "segments": 0, "ref": 0, "created_at": now,
+            "text": question_text(survey, first, {"outlet": outlet_name, "business": business_name or ""})})
         # Later interactions in this batch see this survey (fatigue) and this open session.
         last_survey[interaction.msisdn] = verdict.send_at
         open_numbers.add(interaction.msisdn)
-    db.flush()
+    # A batch is a thousand rows: bulk statements, not a unit of work per object.
+    db.execute(update(Interaction), decided)
+    if sessions:
+        ids = dict(db.execute(insert(SurveySession).returning(SurveySession.interaction_id, SurveySession.id),
+                              sessions).all())
+        for message in messages:
+            message["session_id"] = ids[message["session_id"]]
+        db.execute(insert(OutboundMessage), messages)
     return counts
 
 

@@ -32,29 +32,38 @@ FAILED_RECEIPTS = {ReceiptStatus.UNDELIVERABLE, ReceiptStatus.EXPIRED, ReceiptSt
 def claim_due(db: Session, *, now: datetime, ctx: Context, limit: int = 500) -> list[OutgoingMessage]:
     """Mark due messages SUBMITTING and return them for the SMPP client (commit before submitting)."""
     rows = db.execute(
-        select(OutboundMessage, SurveySession).outerjoin(SurveySession)
+        select(OutboundMessage.id, OutboundMessage.msisdn, OutboundMessage.text, OutboundMessage.purpose,
+               OutboundMessage.attempts, OutboundMessage.session_id, SurveySession.state, SurveySession.sent_at,
+               SurveySession.expires_at)
+        .outerjoin(SurveySession, OutboundMessage.session_id == SurveySession.id)
         .where(OutboundMessage.state == OutboundState.PENDING, OutboundMessage.due_at <= now)
         .order_by(OutboundMessage.due_at, OutboundMessage.id).limit(limit)).all()
-    claimed = []
-    for message, session in rows:
-        if session is not None and message.purpose is MessagePurpose.QUESTION and not session.state.is_open:
-            message.state = OutboundState.CANCELLED
+    claimed, message_updates, first_sends = [], [], {}
+    for row in rows:
+        if row.session_id is not None and row.purpose is MessagePurpose.QUESTION and not row.state.is_open:
+            message_updates.append({"id": row.id, "state": OutboundState.CANCELLED})
             continue
-        if session is not None and session.sent_at is None and session.expires_at and now >= session.expires_at:
+        if row.session_id is not None and row.sent_at is None and now >= row.expires_at:
             # A survey past its end stops trying (a peer retried one contact 96 times).
-            message.state = OutboundState.CANCELLED
-            handle(db, session, SendFailed("survey end passed before the first question went out"),
-                   now=now, ctx=ctx)
+            message_updates.append({"id": row.id, "state": OutboundState.CANCELLED})
+            handle(db, db.get(SurveySession, row.session_id),
+                   SendFailed("survey end passed before the first question went out"), now=now, ctx=ctx)
             continue
-        message.state = OutboundState.SUBMITTING
-        message.attempts += 1
-        message.submitted_at = now
-        if session is not None and session.sent_at is None:
-            session.sent_at = now
-            session.expires_at = now + ctx.config.reply_window
+        message_updates.append({"id": row.id, "state": OutboundState.SUBMITTING, "attempts": row.attempts + 1,
+                                "submitted_at": now})
+        if row.session_id is not None and row.sent_at is None:
+            first_sends[row.session_id] = {"id": row.session_id, "sent_at": now,
+                                           "expires_at": now + ctx.config.reply_window}
         # E.164 without its "+": the client sends destinations as international numbers (TON 1).
-        claimed.append(OutgoingMessage(key=str(message.id), destination=message.msisdn.lstrip("+"), text=message.text,
-                                       ref=message.id & 0xFF))
+        claimed.append(OutgoingMessage(key=str(row.id), destination=row.msisdn.lstrip("+"), text=row.text,
+                                       ref=row.id & 0xFF))
+    # Hundreds of rows a run: bulk UPDATEs by primary key, not a unit of work per object.
+    submitting = [u for u in message_updates if u["state"] is OutboundState.SUBMITTING]
+    for group in (submitting, [u for u in message_updates if u["state"] is not OutboundState.SUBMITTING]):
+        if group:
+            db.execute(update(OutboundMessage), group)
+    if first_sends:
+        db.execute(update(SurveySession), list(first_sends.values()))
     return claimed
 
 
