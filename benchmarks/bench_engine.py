@@ -129,59 +129,6 @@ def run_engine(port: int, count: int, window: int, folder: Path, *, scheduled: b
             if pending(db) == 0 and worker.client.wait_idle(0) and not worker.has_events():
                 break
     elapsed = time.perf_counter() - started
-    client.stop()
-    return count / elapsed
-
-
-def pending(db) -> int:
-    """Work the engine still has: unevaluated interactions, unsent messages, unparsed replies."""
-    return (db.scalar(select(func.count()).select_from(Interaction).where(Interaction.evaluated_at.is_(None)))
-            + db.scalar(select(func.count()).select_from(OutboundMessage).where(
-                OutboundMessage.state.in_((OutboundState.PENDING, OutboundState.SUBMITTING))))
-            + db.scalar(select(func.count()).select_from(InboundMessage).where(
-                InboundMessage.state == InboundState.RECEIVED)))
-
-
-def run_engine(port: int, count: int, window: int, folder: Path, *, scheduled: bool) -> dict:
-    clock = FrozenClock(datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc))  # 10:00 in Shanghai
-    folder.mkdir(parents=True, exist_ok=True)
-    runtime = Runtime.build(Settings(database_url=f"sqlite:///{folder / 'engine.db'}", smpp_port=port,
-                                     smpp_window=window, smpp_tps=0, fatigue_days=0), clock=clock)
-    database.upgrade(runtime.engine)
-    codes = [row["code"] for row in outlet_rows()]
-    with runtime.session_factory.begin() as db:
-        seed_business_types(db)
-        upsert_outlets(db, enumerate(outlet_rows()))
-    items = list(interactions(count, codes, end=clock.now() - timedelta(minutes=6), tz=runtime.settings.tz,
-                              span=timedelta(minutes=1), seed=21))
-    worker = build_worker(runtime)
-    worker.batch = 1000
-    worker.client.start()
-    worker.client.wait_bound(10)
-
-    started = time.perf_counter()
-    for start in range(0, count, 1000):
-        with runtime.session_factory.begin() as db:
-            record_interactions(db, items[start:start + 1000], now=clock.now(), tz=runtime.settings.tz)
-    # Rounds of every job, then the SMPP client's round trip, until nothing is left anywhere.
-    rounds = 0
-    spent: Counter[str] = Counter()
-
-    def timed(name: str, job) -> None:
-        began = time.perf_counter()
-        job()
-        spent[name] += time.perf_counter() - began
-
-    while True:
-        rounds += 1
-        for job in ("record", "evaluate", "replies", "expire", "dispatch"):
-            timed(job, lambda: getattr(worker, job)(clock.now()))
-        timed("SMPP round trip", lambda: worker.client.wait_idle(60))
-        timed("record", lambda: worker.record(clock.now()))
-        with runtime.session_factory() as db:
-            if pending(db) == 0 and worker.client.wait_idle(0):
-                break
-    elapsed = time.perf_counter() - started
     with runtime.session_factory() as db:
         answers = db.scalar(select(func.count()).select_from(Answer))
         sessions = db.scalar(select(func.count()).select_from(SurveySession))

@@ -82,6 +82,8 @@ def insert_rows(db: Session, table: str, columns: Sequence[str], rows: Sequence[
             if values[position] is not None:
                 values[position] = convert(values[position])
         params.append(tuple(values))
+    if dialect.name == "postgresql" and not update and len(params) >= COPY_THRESHOLD:
+        return _copy_insert(connection, table, columns, params, conflict)
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     action = (f"DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in update)}" if update
               else "DO NOTHING")
@@ -89,6 +91,32 @@ def insert_rows(db: Session, table: str, columns: Sequence[str], rows: Sequence[
            f"ON CONFLICT ({', '.join(conflict)}) {action}")
     # Both drivers sum rowcount over executemany; a skipped conflict counts 0.
     return connection.exec_driver_sql(sql, params).rowcount
+
+
+COPY_THRESHOLD = 200  # rows; below it the temporary table costs more than it saves
+
+
+def _copy_insert(connection, table: str, columns: Sequence[str], params: list[tuple], conflict: Sequence[str]) -> int:
+    """PostgreSQL: COPY into a temporary twin of the table, then INSERT … SELECT … ON CONFLICT DO NOTHING.
+
+    executemany costs a round of statement processing per row; COPY streams the batch.
+    """
+    stage = f"_stage_{table}"
+    names = ", ".join(columns)
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS "
+                       f"AS SELECT {names} FROM {table} WITH NO DATA")
+        with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+            for row in params:
+                copy.write_row(row)
+        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} "
+                       f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING")
+        written = cursor.rowcount
+        cursor.execute(f"TRUNCATE {stage}")
+        return written
+    finally:
+        cursor.close()
 
 
 def existing_keys(db: Session, table: str, key: str, scope_column: str, scope: str,

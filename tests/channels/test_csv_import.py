@@ -22,7 +22,7 @@ def write(path, rows, *, encoding="utf-8", header=HEADER):
 
 
 def good_rows(n, start=0):
-    return [["crm", f"c-{i}", f"1380000{i:04d}", "S001", "开户", "2026-11-20 09:00:00", "金卡"]
+    return [["crm", f"c-{i}", f"138000{i:05d}", "S001", "开户", "2026-11-20 09:00:00", "金卡"]
             for i in range(start, start + n)]
 
 
@@ -36,12 +36,15 @@ def run(runtime, path, **kwargs):
 
 
 def test_same_file_twice_stores_each_row_once(runtime, db, outlets, tmp_path):
-    path = write(tmp_path / "a.csv", good_rows(50))
-    first = run(runtime, path, chunk_rows=7)
+    # Chunks of 7 and of 300: small batches go by executemany, large ones by COPY on PostgreSQL.
+    path = write(tmp_path / "a.csv", good_rows(600))
+    first = run(runtime, path, chunk_rows=300)
     second = run(runtime, path, chunk_rows=7)
-    assert (first.created, first.duplicates) == (50, 0)
-    assert (second.created, second.duplicates) == (0, 50)
-    assert count(db) == 50
+    third = run(runtime, path, chunk_rows=300)
+    assert (first.created, first.duplicates) == (600, 0)
+    assert (second.created, second.duplicates) == (0, 600)
+    assert (third.created, third.duplicates) == (0, 600)
+    assert count(db) == 600
 
 
 @pytest.mark.parametrize("encoding", ["gb18030", "utf-8-sig", "utf-8"])
