@@ -189,14 +189,6 @@ def holm(p: np.ndarray) -> np.ndarray:
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg q-values (false discovery rate); NaN entries stay NaN, not counted."""
     return _adjusted(p, lambda ranked, m: np.minimum.accumulate((ranked * m / np.arange(1, m + 1))[::-1])[::-1])
-    pv = p[ok]
-    order = np.argsort(pv, kind="stable")
-    ranked = pv[order] * m / np.arange(1, m + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    res = np.empty(m)
-    res[order] = np.minimum(q, 1.0)
-    out[ok] = res
-    return out
 
 
 def adjust(p: np.ndarray, method: str) -> np.ndarray:

@@ -15,11 +15,10 @@ from channels.phones import PhoneError, normalize_msisdn
 from survey.definitions import Survey
 from survey.models import Answer, OutboundMessage, SurveySession
 from survey.policy import Decision, Facts, PolicyConfig, decide
-from survey.states import MessagePurpose, OutboundState, SessionState
+from survey.states import OPEN_STATES, MessagePurpose, OutboundState, SessionState
 from survey.texts import question_text
 
 log = logging.getLogger(__name__)
-OPEN_STATES = (SessionState.SCHEDULED, SessionState.SENT, SessionState.WAITING)
 
 
 def evaluate_pending(db: Session, *, now: datetime, config: PolicyConfig, surveys: Mapping[str, Survey],

@@ -13,11 +13,10 @@ from survey.machine import Replied
 from survey.models import InboundMessage, OutboundMessage, SurveySession
 from survey.parser import ReplyKind, parse_reply
 from survey.sessions import Context, Known, handle, record_opt_out
-from survey.states import InboundState, SessionState
+from survey.states import OPEN_STATES, InboundState
 
 # An SMSC that lost our deliver_sm_resp delivers the same reply again, seconds later.
 DUPLICATE_WINDOW = timedelta(minutes=2)
-ANSWERABLE = (SessionState.SCHEDULED, SessionState.SENT, SessionState.WAITING)
 
 
 def store_inbound(connection: Connection, message: SmppInbound, *, now: datetime, region: str = "CN") -> None:
@@ -54,7 +53,7 @@ def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 5
                    InboundMessage.id <= batch[-1].id)):
         recent.setdefault((msisdn, text), []).append((id_, received_at))
     candidates = list(db.scalars(select(SurveySession).where(
-        SurveySession.msisdn.in_(numbers), SurveySession.state.in_(ANSWERABLE),
+        SurveySession.msisdn.in_(numbers), SurveySession.state.in_(OPEN_STATES),
         SurveySession.sent_at.is_not(None)).order_by(SurveySession.sent_at.desc())))
     sessions: dict[str, list[SurveySession]] = {}
     for session in candidates:

@@ -19,7 +19,11 @@ class SessionState(StrEnum):
 
     @property
     def is_open(self) -> bool:
-        return self in (SessionState.SCHEDULED, SessionState.SENT, SessionState.WAITING)
+        return self in OPEN_STATES
+
+
+# Sessions that may still send or receive; one number never has two of them.
+OPEN_STATES = (SessionState.SCHEDULED, SessionState.SENT, SessionState.WAITING)
 
 
 class OutboundState(StrEnum):

@@ -35,11 +35,10 @@ from survey.policy import PolicyConfig
 from survey.runtime import Runtime
 from survey.sessions import Context, handle
 from survey.machine import WindowClosed
-from survey.states import SessionState
+from survey.states import OPEN_STATES
 
 log = logging.getLogger(__name__)
 
-OPEN = (SessionState.SCHEDULED, SessionState.SENT, SessionState.WAITING)
 RECEIPT_PATIENCE = timedelta(minutes=10)
 
 
@@ -67,7 +66,7 @@ class Intervals:
 def expire_due(db, *, now: datetime, ctx: Context, limit: int = 1000) -> int:
     """Close sessions whose window has passed; returns how many."""
     sessions = list(db.scalars(select(SurveySession).where(
-        SurveySession.state.in_(OPEN), SurveySession.expires_at <= now).limit(limit)))
+        SurveySession.state.in_(OPEN_STATES), SurveySession.expires_at <= now).limit(limit)))
     for session in sessions:
         handle(db, session, WindowClosed(), now=now, ctx=ctx)
     return len(sessions)

@@ -1,7 +1,7 @@
 """The survey engine on the test database with a stand-in SMPP client: every rule, moved by the clock."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
