@@ -52,6 +52,9 @@ class InteractionRow(NamedTuple):
     attributes: dict[str, Any]
 
 
+Parsed = InteractionRow | list[FieldError]  # a row validated, or every problem it has
+
+
 @dataclass(frozen=True)
 class OutletRow:
     code: str

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from channels.bulk import existing_keys, insert_rows
 from channels.models import BusinessType, City, Outlet, Region
-from channels.rows import FieldError, InteractionRow, OutletRow, parse_interaction, parse_outlet
+from channels.rows import FieldError, InteractionRow, OutletRow, Parsed, parse_interaction, parse_outlet
 from channels.taxonomy import DEFAULT_BUSINESS_TYPES
 
 
@@ -49,9 +49,6 @@ class IngestResult:
 
 INTERACTION_COLUMNS = ("source", "external_id", "channel", "outlet_id", "business_type_id", "msisdn",
                        "ended_at", "staff_id", "attributes", "received_at")
-
-
-Parsed = InteractionRow | list[FieldError]
 
 
 def record_interactions(db: Session, items: Sequence[Mapping[str, Any]], *, now: datetime, tz: tzinfo,

@@ -8,11 +8,6 @@ from pathlib import Path
 import click
 from flask.cli import FlaskGroup
 
-from analysis.answers_csv import AnswersCsvError, read_answers_csv
-from analysis.exports import outlet_scores_csv, outlet_scores_xlsx, responses_csv, responses_xlsx
-from analysis.metrics import group_metrics
-from analysis.queries import load_answer_frame, response_list, sent_counts
-from analysis.report import run_shortboards
 from channels.accounts import AccountError, create_token, create_user
 from channels.csv_import import import_interactions, import_outlets
 from channels.services import seed_business_types
@@ -192,6 +187,11 @@ def replies_eval_command(file: Path) -> None:
 def shortboards_command(answers_file: Path | None, groupings: tuple[str, ...], as_json: bool, min_n: int,
                         survey: str, outlets: str) -> None:
     """Rank the short boards: groups whose satisfaction falls significantly short of the rest."""
+    # analysis/ brings numpy and scipy: loaded by the commands that use it, not by every command.
+    from analysis.answers_csv import AnswersCsvError, read_answers_csv
+    from analysis.queries import load_answer_frame
+    from analysis.report import run_shortboards
+
     by = [[column.strip() for column in grouping.split(",") if column.strip()] for grouping in groupings]
     if answers_file is not None:
         try:
@@ -220,6 +220,10 @@ def shortboards_command(answers_file: Path | None, groupings: tuple[str, ...], a
 @click.option("--survey", default="csat-default", show_default=True)
 def export_command(what: str, target: Path, outlets: str, survey: str) -> None:
     """Export per-outlet scores or the response list (phones masked) as .csv or .xlsx."""
+    from analysis.exports import outlet_scores_csv, outlet_scores_xlsx, responses_csv, responses_xlsx
+    from analysis.metrics import group_metrics
+    from analysis.queries import load_answer_frame, response_list, sent_counts
+
     scope = [c.strip() for c in outlets.split(",") if c.strip()] or None
     with get_runtime().session_factory() as db:
         if what == "outlet-scores":

@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from channels import csv_import
-from channels.csv_import import import_interactions, import_outlets, sniff_encoding
+from channels.csv_import import import_interactions, import_outlets
+from channels.csv_reading import sniff_encoding
 from channels.models import Interaction, Outlet
 
 HEADER = ["source", "external_id", "msisdn", "outlet", "business_type", "ended_at", "tier"]
