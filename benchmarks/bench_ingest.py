@@ -58,9 +58,11 @@ def fresh_runtime(url: str, folder: Path) -> Runtime:
 def clear_interactions(runtime: Runtime) -> None:
     with runtime.session_factory.begin() as db:
         # TRUNCATE on PostgreSQL: a DELETE would leave dead index entries that slow the next run.
-        verb = "TRUNCATE" if db.get_bind().dialect.name == "postgresql" else "DELETE FROM"
-        db.execute(text(f"{verb} interactions"))
-        db.execute(text(f"{verb} subscribers"))
+        if db.get_bind().dialect.name == "postgresql":
+            db.execute(text("TRUNCATE interactions, subscribers CASCADE"))
+        else:
+            db.execute(text("DELETE FROM interactions"))
+            db.execute(text("DELETE FROM subscribers"))
 
 
 def baseline_insert(runtime: Runtime, items: list[dict]) -> float:
@@ -183,11 +185,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--csv-rows", type=int, default=1_000_000)
     parser.add_argument("--api-items", type=int, default=20_000)
+    parser.add_argument("--databases", default="sqlite,postgresql",
+                        help="which to measure (PostgreSQL only when TOUCHPOINT_TEST_DATABASE_URL is set)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        targets = [("sqlite", f"sqlite:///{folder / 'bench.db'}")]
-        if os.environ.get("TOUCHPOINT_TEST_DATABASE_URL"):
+        wanted = args.databases.split(",")
+        targets = [("sqlite", f"sqlite:///{folder / 'bench.db'}")] if "sqlite" in wanted else []
+        if os.environ.get("TOUCHPOINT_TEST_DATABASE_URL") and "postgresql" in wanted:
             targets.append(("postgresql", os.environ["TOUCHPOINT_TEST_DATABASE_URL"]))
         csv_path = folder / "interactions.csv"
         started = time.perf_counter()
