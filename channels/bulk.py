@@ -122,10 +122,15 @@ def _copy_insert(connection, table: str, columns: Sequence[str], params: list[tu
 def existing_keys(db: Session, table: str, key: str, scope_column: str, scope: str,
                   values: Sequence[str]) -> dict[str, int]:
     """{key: id} for the rows of one scope whose key is among values."""
+    if db.get_bind().dialect.name == "postgresql":
+        # Joined to the unnested array, the unique index is used whatever the planner's statistics
+        # say; a long IN list on a freshly filled table is planned as a scan that grows with it.
+        stmt = text(f"SELECT t.{key}, t.id FROM unnest(CAST(:values AS text[])) AS v(k) "
+                    f"JOIN {table} t ON t.{scope_column} = :scope AND t.{key} = v.k")
+    else:
+        stmt = text(f"SELECT {key}, id FROM {table} WHERE {scope_column} = :scope AND {key} IN :values"
+                    ).bindparams(bindparam("values", expanding=True))
     found: dict[str, int] = {}
-    stmt = text(f"SELECT {key}, id FROM {table} WHERE {scope_column} = :scope AND {key} IN :values"
-                ).bindparams(bindparam("values", expanding=True))
     for start in range(0, len(values), 5000):
-        chunk = list(values[start:start + 5000])
-        found.update(db.execute(stmt, {"scope": scope, "values": chunk}).all())
+        found.update(db.execute(stmt, {"scope": scope, "values": list(values[start:start + 5000])}).all())
     return found
