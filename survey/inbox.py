@@ -12,7 +12,7 @@ from smpp.messages import InboundMessage as SmppInbound
 from survey.machine import Replied
 from survey.models import InboundMessage, OutboundMessage, SurveySession
 from survey.parser import ReplyKind, parse_reply
-from survey.sessions import Context, Known, handle, record_opt_out
+from survey.sessions import Context, Known, Outbox, handle, record_opt_out
 from survey.states import OPEN_STATES, InboundState
 
 # An SMSC that lost our deliver_sm_resp delivers the same reply again, seconds later.
@@ -59,6 +59,7 @@ def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 5
     for session in candidates:
         sessions.setdefault(session.msisdn, []).append(session)
     known = Known(db).load(candidates)
+    outbox = Outbox()
     for inbound in batch:
         inbound.processed_at = now
         if _is_redelivery(db, inbound, recent):
@@ -76,8 +77,9 @@ def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 5
         inbound.parsed_kind = reply.kind.value
         inbound.state = InboundState.PROCESSED
         session.last_reply_at = inbound.received_at
-        handle(db, session, Replied(reply), now=now, ctx=ctx, inbound_id=inbound.id, known=known)
+        handle(db, session, Replied(reply), now=now, ctx=ctx, inbound_id=inbound.id, known=known, outbox=outbox)
         counts[reply.kind.value] += 1
+    outbox.flush(db)
     return counts
 
 

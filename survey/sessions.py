@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from channels.models import Subscriber
@@ -63,9 +63,36 @@ def _reply_of(answer: Answer) -> ParsedReply:
     return ParsedReply(ReplyKind.ANSWER, answer.value, tuple(answer.reasons), answer.text)
 
 
+class Outbox:
+    """The answers and messages a batch creates, inserted together by one bulk statement each."""
+
+    def __init__(self) -> None:
+        self.answers: list[dict] = []
+        self.messages: list[dict] = []
+
+    def cancel(self, session_id: int) -> None:
+        """Cancel this session's messages created in the batch (stored ones are updated in SQL)."""
+        for message in self.messages:
+            if message["session_id"] == session_id and message["state"] is OutboundState.PENDING:
+                message["state"] = OutboundState.CANCELLED
+
+    def flush(self, db: Session) -> None:
+        if self.answers:
+            db.execute(insert(Answer), self.answers)
+        if self.messages:
+            db.execute(insert(OutboundMessage), self.messages)
+        self.answers, self.messages = [], []
+
+
 def handle(db: Session, session: SurveySession, event: Event, *, now: datetime, ctx: Context,
-           inbound_id: int | None = None, known: Known | None = None) -> None:
-    """Advance a session by one event and carry out the resulting actions in this transaction."""
+           inbound_id: int | None = None, known: Known | None = None, outbox: Outbox | None = None) -> None:
+    """Advance a session by one event and carry out the resulting actions in this transaction.
+
+    With an outbox, new answers and messages wait in it for the caller's flush (a batch); without,
+    they are inserted before this returns.
+    """
+    own_outbox = outbox is None
+    outbox = outbox or Outbox()
     known = known or Known(db)
     survey = ctx.surveys[session.survey]
     answers = known.answers(session) if isinstance(event, Replied) else {}
@@ -75,11 +102,12 @@ def handle(db: Session, session: SurveySession, event: Event, *, now: datetime, 
         session.ended_at = now
     for action in step.actions:
         if isinstance(action, SaveAnswer):
-            _save_answer(db, session, action, known.tags(session), now=now, inbound_id=inbound_id)
+            outbox.answers.append(_answer(session, action, known.tags(session), now=now, inbound_id=inbound_id))
             known.answers(session)[action.question] = action.reply
         elif isinstance(action, CancelPending):
+            outbox.cancel(session.id)
             # No session sync: matching the criteria against every object of a big batch costs more
-            # than the update; the autoflush before it has already written this session's new messages.
+            # than the update, and messages of this batch are cancelled in the outbox above.
             db.execute(update(OutboundMessage)
                        .where(OutboundMessage.session_id == session.id,
                               OutboundMessage.state == OutboundState.PENDING)
@@ -88,7 +116,10 @@ def handle(db: Session, session: SurveySession, event: Event, *, now: datetime, 
         elif isinstance(action, RecordOptOut):
             record_opt_out(db, session.msisdn, now=now, source=f"reply to session {session.id}")
         else:
-            _queue_text(db, session, survey, action, known.tags(session), now=now, window=ctx.config)
+            outbox.messages.append(_message(session, survey, action, known.tags(session), now=now,
+                                            window=ctx.config))
+    if own_outbox:
+        outbox.flush(db)
 
 
 def record_opt_out(db: Session, msisdn: str, *, now: datetime, source: str) -> None:
@@ -102,21 +133,21 @@ def record_opt_out(db: Session, msisdn: str, *, now: datetime, source: str) -> N
         subscriber.opt_out_source = source[:64]
 
 
-def _save_answer(db: Session, session: SurveySession, action: SaveAnswer, tags: dict, *,
-                 now: datetime, inbound_id: int | None) -> None:
+def _answer(session: SurveySession, action: SaveAnswer, tags: dict, *, now: datetime,
+            inbound_id: int | None) -> dict:
     sent = session.sent_at or now
-    db.add(Answer(
+    return dict(
         session_id=session.id, inbound_id=inbound_id, survey=session.survey, question=action.question,
         value=action.reply.value, reasons=list(action.reply.reasons), text=action.reply.text,
         answered_at=now, response_seconds=max(0, int((now - sent).total_seconds())),
         msisdn=session.msisdn, channel=tags["channel"], outlet_code=tags["outlet_code"],
         region=tags["region"], city=tags["city"], business_type=tags["business_type"],
-        attributes=tags["attributes"]))
+        attributes=tags["attributes"])
 
 
-def _queue_text(db: Session, session: SurveySession, survey: Survey, action, tags: dict, *,
-                now: datetime, window: PolicyConfig) -> None:
-    """Queue a follow-up, due now: it answers the subscriber's own message, so quiet hours don't defer it."""
+def _message(session: SurveySession, survey: Survey, action, tags: dict, *, now: datetime,
+             window: PolicyConfig) -> dict:
+    """A follow-up, due now: it answers the subscriber's own message, so quiet hours don't defer it."""
     values = {"outlet": tags["outlet_name"], "business": tags["business_type"] or ""}
     question = None
     if isinstance(action, SendQuestion):
@@ -133,6 +164,5 @@ def _queue_text(db: Session, session: SurveySession, survey: Survey, action, tag
         raise TypeError(f"unknown action {action!r}")
     if question is not None:
         session.expires_at = now + window.reply_window
-    db.add(OutboundMessage(session_id=session.id, msisdn=session.msisdn, purpose=purpose, question=question,
-                           text=text, state=OutboundState.PENDING, due_at=now, attempts=0, segments=0,
-                           created_at=now))
+    return dict(session_id=session.id, msisdn=session.msisdn, purpose=purpose, question=question, text=text,
+                state=OutboundState.PENDING, due_at=now, attempts=0, segments=0, ref=0, created_at=now)
