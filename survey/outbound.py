@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from channels.bulk import insert_rows
 from smpp.messages import OutgoingMessage, SubmitResult
 from smpp.receipts import DeliveryReceipt, ReceiptStatus, message_id_candidates
-from survey.machine import Acked, SendFailed
+from survey.machine import Acked, SendFailed, Snapshot, advance
 from survey.models import OutboundMessage, OutboundSegment, SurveySession
 from survey.quiet_hours import next_allowed
 from survey.sessions import Context, handle
@@ -68,27 +68,31 @@ def claim_due(db: Session, *, now: datetime, ctx: Context, limit: int = 500) -> 
 
 
 def record_submit_results(db: Session, results: Iterable[SubmitResult], *, now: datetime, ctx: Context) -> None:
-    """Store each segment's SMSC id; a message is ACKED when all its segments are, or FAILED."""
+    """Store each segment's SMSC id; a message is ACKED when all its segments are, or FAILED.
+
+    Acks come by the thousand: rows and bulk statements here; a failure (rare) goes the ORM way.
+    """
     results = list(results)
     if not results:
         return
     ids = {int(r.key) for r in results}
-    messages = {m.id: m for m in db.scalars(select(OutboundMessage).where(OutboundMessage.id.in_(ids)))}
+    messages = {row.id: row for row in db.execute(
+        select(OutboundMessage.id, OutboundMessage.state, OutboundMessage.session_id, OutboundMessage.purpose)
+        .where(OutboundMessage.id.in_(ids)))}
     acked: dict[int, set[int]] = {}
     for message_id, seq in db.execute(select(OutboundSegment.message_id, OutboundSegment.seq)
                                       .where(OutboundSegment.message_id.in_(ids))):
         acked.setdefault(message_id, set()).add(seq)
-    session_ids = {m.session_id for m in messages.values() if m.session_id is not None}
-    sessions = {s.id: s for s in db.scalars(select(SurveySession).where(SurveySession.id.in_(session_ids)))}
     segments: list[dict] = []
+    settled: dict[int, dict] = {}  # message id -> its ACKED update
+    spent: dict[int, int] = {}  # session id -> segments acked now
+    first_questions: set[int] = set()  # sessions whose first question is now acked
     for result in results:
         message = messages.get(int(result.key))
-        if message is None or message.state is not OutboundState.SUBMITTING:
+        if message is None or message.state is not OutboundState.SUBMITTING or message.id in settled:
             continue  # a late duplicate ack: the message was settled already
-        session = sessions.get(message.session_id)
-        message.segments = result.total_segments
         if not result.ok:
-            _on_failure(db, message, session, result, now=now, ctx=ctx)
+            _on_failure(db, db.get(OutboundMessage, message.id), result, now=now, ctx=ctx)
             continue
         seqs = acked.setdefault(message.id, set())
         if result.segment_index not in seqs:
@@ -98,18 +102,39 @@ def record_submit_results(db: Session, results: Iterable[SubmitResult], *, now: 
                              "smsc_id_alt": candidates[1] if len(candidates) > 1 else None,
                              "receipt_status": None, "receipt_error": None, "receipt_at": None})
         if len(seqs) >= result.total_segments:
-            message.state = OutboundState.ACKED
-            message.acked_at = now
-            if session is not None:
-                session.segments_sent += message.segments
+            settled[message.id] = {"id": message.id, "state": OutboundState.ACKED, "acked_at": now,
+                                   "segments": result.total_segments}
+            if message.session_id is not None:
+                spent[message.session_id] = spent.get(message.session_id, 0) + result.total_segments
                 if message.purpose is MessagePurpose.QUESTION:
-                    handle(db, session, Acked(), now=now, ctx=ctx)
-    # Thousands of segments a batch: one executemany, not one ORM object each.
+                    first_questions.add(message.session_id)
     insert_rows(db, "outbound_segments", SEGMENT_COLUMNS, segments, conflict=("message_id", "seq"))
+    if settled:
+        db.execute(update(OutboundMessage), list(settled.values()))
+    _count_and_advance(db, spent, first_questions, ctx=ctx)
 
 
-def _on_failure(db: Session, message: OutboundMessage, session: SurveySession | None, result: SubmitResult, *,
-                now: datetime, ctx: Context) -> None:
+def _count_and_advance(db: Session, spent: dict[int, int], acked_questions: set[int], *, ctx: Context) -> None:
+    """Add the segments each session cost, and move sessions whose question was acked (SCHEDULED > SENT)."""
+    if not spent:
+        return
+    changes = []
+    for row in db.execute(select(SurveySession.id, SurveySession.survey, SurveySession.state,
+                                 SurveySession.question, SurveySession.reasks, SurveySession.segments_sent)
+                          .where(SurveySession.id.in_(spent))):
+        change = {"id": row.id, "segments_sent": row.segments_sent + spent[row.id]}
+        if row.id in acked_questions:
+            # Acked moves no session past SENT and carries no actions, so the step is all there is.
+            step = advance(ctx.surveys[row.survey], Snapshot(row.state, row.question, row.reasks), Acked())
+            change["state"] = step.state
+        changes.append(change)
+    for keys in {frozenset(c) for c in changes}:  # one executemany per shape of update
+        db.execute(update(SurveySession), [c for c in changes if frozenset(c) == keys])
+
+
+def _on_failure(db: Session, message: OutboundMessage, result: SubmitResult, *, now: datetime, ctx: Context) -> None:
+    message.segments = result.total_segments
+    session = db.get(SurveySession, message.session_id) if message.session_id else None
     past_end = session is not None and session.expires_at is not None and now >= session.expires_at
     if result.permanent or message.attempts >= MAX_ATTEMPTS or past_end:
         message.state = OutboundState.FAILED
