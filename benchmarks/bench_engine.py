@@ -118,7 +118,7 @@ def run_engine(port: int, count: int, window: int, folder: Path, *, scheduled: b
         rounds += 1
         if scheduled:
             # The worker's own scheduler runs the jobs while the client sends: watch until done.
-            time.sleep(0.05)
+            time.sleep(0.2)
         else:
             # Rounds of every job, then the SMPP round trip: shows where the time goes.
             for job in ("record", "evaluate", "replies", "expire", "dispatch"):

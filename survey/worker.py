@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -197,6 +198,9 @@ class Worker:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self.recover()
+        # The SMPP thread waits on the network and must get the interpreter back at once when its
+        # data arrives; with the default 5 ms switch interval a busy job thread delays every PDU.
+        sys.setswitchinterval(0.0005)
         self.client.start()
         scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(1)},
                                         job_defaults={"coalesce": True, "max_instances": 1})
