@@ -3,7 +3,7 @@
 Jobs (each opens its own transaction and can be killed at any point):
   evaluate  new interactions → decision, and a session + first question for the surveyed
   dispatch  due outbound rows → SUBMITTING (committed) → the SMPP client
-  record    acks and receipts, queued by the client's I/O thread, in arrival order
+  record    acks, then receipts, queued by the client's I/O thread (a receipt that overtook its ack waits)
   replies   stored replies → parsed → answers, follow-ups, opt-outs
   expire    sessions whose reply window (or survey end) has passed
 
