@@ -9,7 +9,7 @@ import click
 from flask.cli import FlaskGroup
 
 from channels.accounts import AccountError, create_token, create_user
-from channels.csv_import import import_interactions, import_outlets
+from channels.csv_import import ImportSummary, import_interactions, import_outlets
 from channels.services import seed_business_types
 from channels.taxonomy import Role
 from survey import database
@@ -67,15 +67,20 @@ class _NullBar:
         return False
 
 
+def _import(run, file: Path) -> ImportSummary:
+    """Run an import of file with a progress bar on a terminal."""
+    bar, on_bytes = _progress(file)
+    with bar:
+        return run(on_bytes=on_bytes)
+
+
 @main.command("import-outlets")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="where to list bad rows")
 def import_outlets_command(file: Path, report: Path | None) -> None:
     """Create or update outlets from a CSV: code, name, channel, kind, region, city."""
     runtime = get_runtime()
-    bar, on_bytes = _progress(file)
-    with bar:
-        summary = import_outlets(runtime.session_factory, file, report_path=report, on_bytes=on_bytes)
+    summary = _import(lambda **kw: import_outlets(runtime.session_factory, file, report_path=report, **kw), file)
     click.echo(f"{summary.rows} rows: {summary.created} created or updated, {summary.duplicates} "
                f"unchanged, {summary.rejected} rejected ({summary.encoding})"
                + (f"; bad rows listed in {summary.report}" if summary.report else ""))
@@ -87,11 +92,9 @@ def import_outlets_command(file: Path, report: Path | None) -> None:
 def import_interactions_command(file: Path, report: Path | None) -> None:
     """Import ended interactions from a CSV (UTF-8 or GB18030); rerunning stores nothing twice."""
     runtime = get_runtime()
-    bar, on_bytes = _progress(file)
-    with bar:
-        summary = import_interactions(runtime.session_factory, file, now=runtime.clock.now,
-                                      tz=runtime.settings.tz, region=runtime.settings.default_region,
-                                      report_path=report, on_bytes=on_bytes)
+    summary = _import(lambda **kw: import_interactions(
+        runtime.session_factory, file, now=runtime.clock.now, tz=runtime.settings.tz,
+        region=runtime.settings.default_region, report_path=report, **kw), file)
     click.echo(str(summary))
 
 

@@ -8,8 +8,8 @@ from smpp import wire
 from smpp.config import BindMode
 from smpp.messages import OutgoingMessage
 from smpp.receipts import ReceiptStatus, message_id_candidates
-from smpp.simulator import (Action, DisconnectingSMSC, LostAckSMSC, SMSCSimulator,
-                            SimulatorConfig, ThrottlingSMSC)
+from smpp.misbehaving import DisconnectingSMSC, LostAckSMSC, ThrottlingSMSC
+from smpp.simulator import Action, SMSCSimulator, SimulatorConfig
 from smpp.subscribers import always
 
 PHONE = "86138{:08d}"
