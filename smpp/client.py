@@ -39,7 +39,7 @@ from typing import Any, Callable
 
 from smpp import wire
 from smpp.config import BindMode, ClientConfig
-from smpp.encoding import segment
+from smpp.encoding import MessageTooLong, segment
 from smpp.inbound import InboundHandler
 from smpp.link import ConnectionFactory, Dropped, Link, open_link
 from smpp.messages import InboundMessage, OutgoingMessage, SubmitResult
@@ -65,8 +65,9 @@ class _Segment:
     message: _Message
     index: int
     total: int
-    pdu: bytes  # submit_sm encoded by smpplib with sequence 0; the I/O thread stamps the real one
+    pdu: bytes  # submit_sm encoded with sequence 0; the I/O thread stamps the real one
     attempts: int = 0
+    unsendable: int = 0  # the SMPP status of a message that could not be encoded
 
 
 @dataclass
@@ -136,13 +137,15 @@ class SmppClient:
         """Queue a message; its segments' outcomes arrive at on_submitted.
 
         Segmentation and PDU encoding happen here, on the caller's thread, so the I/O thread
-        only stamps sequence numbers; MessageTooLong is raised here too.
+        only stamps sequence numbers. A message that cannot be encoded (more than 255 segments,
+        an address too long) is reported to on_submitted as a permanent failure: one bad row must
+        not stop a batch.
         """
         self.submit_many([message])
 
     def submit_many(self, messages: list[OutgoingMessage]) -> None:
         """Queue several messages with one wake-up of the I/O thread (each wake costs a GIL hand-off)."""
-        encoded = [self._encode(message) for message in messages]
+        encoded = [self._encode_or_reject(message) for message in messages]
         if not encoded:
             return
         with self._cond:
@@ -150,13 +153,20 @@ class SmppClient:
             self._inbox.extend(encoded)
         self._wake()
 
+    def _encode_or_reject(self, message: OutgoingMessage) -> list[_Segment]:
+        try:
+            return self._encode(message)
+        except (wire.FieldTooLong, MessageTooLong) as exc:
+            log.error("cannot submit %s: %s", message.key, exc)
+            status = exc.status if isinstance(exc, wire.FieldTooLong) else wire.RINVMSGLEN
+            return [_Segment(_Message(message.key, 1), 1, 1, b"", unsendable=status)]
+
     def _encode(self, message: OutgoingMessage) -> list[_Segment]:
         encoded = segment(message.text, ref=message.ref, use_sar=self.config.use_sar)
         state = _Message(message.key, len(encoded.parts))
         out = []
         for part in encoded.parts:
-            pdu = wire.build(
-                "submit_sm", sequence=0,
+            pdu = wire.submit_sm(
                 source_addr_ton=self.config.source_addr_ton,
                 source_addr_npi=self.config.source_addr_npi,
                 source_addr=message.source or self.config.source_addr,
@@ -164,7 +174,7 @@ class SmppClient:
                 destination_addr=message.destination, esm_class=encoded.esm_class,
                 data_coding=encoded.data_coding,
                 registered_delivery=self.config.registered_delivery,
-                short_message=part.short_message, **part.optional_params())
+                short_message=part.short_message, sar=part.sar)
             out.append(_Segment(state, part.seqnum, part.total, pdu))
         return out
 
@@ -287,7 +297,11 @@ class SmppClient:
 
     def _take_inbox(self) -> None:
         while self._inbox:
-            self._pending.extend(self._inbox.popleft())
+            segments = self._inbox.popleft()
+            if segments[0].unsendable:
+                self._final(segments[0], None, segments[0].unsendable, permanent=True)
+            else:
+                self._pending.extend(segments)
 
     def _fill_window(self, now: float) -> None:
         while self._delayed and self._delayed[0][0] <= now:
@@ -352,7 +366,7 @@ class SmppClient:
         seg, _ = entry
         now = self._monotonic()
         if head.status == wire.ROK and head.name == "submit_sm_resp":
-            message_id = wire.text_field(wire.parse(frame).message_id)
+            message_id = wire.submit_sm_resp_id(frame)
             self._throttle_backoff = self.config.retry_min_s
             self.stats.acked += 1
             self._final(seg, message_id, wire.ROK, permanent=False)

@@ -52,6 +52,13 @@ class Part:
     total: int
     sar_msg_ref_num: int | None = None
 
+    @property
+    def sar(self) -> tuple[int, int, int] | None:
+        """(sar_msg_ref_num, sar_total_segments, sar_segment_seqnum), None without SAR."""
+        if self.sar_msg_ref_num is None:
+            return None
+        return self.sar_msg_ref_num, self.total, self.seqnum
+
     def optional_params(self) -> dict[str, int]:
         """SAR TLVs for this part, empty when the message is single or uses UDH."""
         if self.sar_msg_ref_num is None:

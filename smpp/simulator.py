@@ -331,14 +331,12 @@ class SMSCSimulator:
     def on_submit_sm(self, session: Session, head: wire.Header, frame: bytes) -> None:
         """Accept, throttle or drop a submit_sm as `decide` says."""
         if not session.bound or not session.can_submit:
-            session.write(wire.build("submit_sm_resp", sequence=head.sequence,
-                                     status=wire.RINVBNDSTS))
+            session.write(wire.submit_sm_resp(head.sequence, status=wire.RINVBNDSTS))
             return
         try:
             pdu = wire.parse(frame)
         except Exception:
-            session.write(wire.build("submit_sm_resp", sequence=head.sequence,
-                                     status=wire.RINVMSGLEN))
+            session.write(wire.submit_sm_resp(head.sequence, status=wire.RINVMSGLEN))
             return
         self.stats.submits += 1
         action = self.decide(session, self.stats.submits)
@@ -346,11 +344,10 @@ class SMSCSimulator:
             self.stats.throttled += 1
             self.throttle_times.append(time.monotonic())
             status = wire.RTHROTTLED if action == Action.THROTTLE else wire.RMSGQFUL
-            session.ack(wire.build("submit_sm_resp", sequence=head.sequence, status=status))
+            session.ack(wire.submit_sm_resp(head.sequence, status=status))
             return
         if action == Action.REJECT:
-            session.ack(wire.build("submit_sm_resp", sequence=head.sequence,
-                                   status=wire.RSUBMITFAIL))
+            session.ack(wire.submit_sm_resp(head.sequence, status=wire.RSUBMITFAIL))
             return
         if action == Action.DROP:
             self.stats.drops += 1
@@ -363,7 +360,7 @@ class SMSCSimulator:
             return
         if action == Action.IGNORE:
             return
-        session.ack(wire.build("submit_sm_resp", sequence=head.sequence, message_id=message_id))
+        session.ack(wire.submit_sm_resp(head.sequence, message_id))
         self._outstanding(session)
 
     def _outstanding(self, session: Session) -> None:

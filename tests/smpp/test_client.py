@@ -197,6 +197,18 @@ def test_permanent_error_is_reported_once_with_the_status(make_client, collector
     assert (result.ok, result.status, result.permanent) == (False, 0x45, True)
 
 
+def test_a_message_that_cannot_be_encoded_fails_alone(smsc, make_client, collector):
+    client = make_client(smsc.port)
+    client.submit_many([OutgoingMessage("ok1", "8613800000001", "1"),
+                        OutgoingMessage("bad", "86138000000011234567890", "2"),
+                        OutgoingMessage("ok2", "8613800000002", "3")])
+    assert client.wait_idle(5)
+    outcome = {r.key: (r.ok, r.status, r.permanent) for r in collector.results}
+    assert outcome == {"ok1": (True, 0, False), "ok2": (True, 0, False),
+                       "bad": (False, wire.RINVDSTADR, True)}
+    assert [entry.destination for entry in smsc.log] == ["8613800000001", "8613800000002"]
+
+
 def test_tps_limits_the_rate(smsc, make_client, collector):
     client = make_client(smsc.port, tps=100)
     started = time.monotonic()
