@@ -20,8 +20,10 @@ again: if the SMSC had accepted it and only the ack was lost, the subscriber get
 segments that were never acknowledged.
 
 Inbound: receipts (``esm_class & 0x3C == 0x04``) go to ``on_receipt``; replies are decoded,
-reassembled and handed to ``on_inbound`` *before* deliver_sm_resp is written. If the callback
-raises (the message could not be stored), the answer is ESME_RX_T_APPN so the SMSC retries.
+reassembled and handed to ``on_inbound`` *before* deliver_sm_resp is written. With
+``on_fragment``, each part of a multipart reply goes there instead, to be stored and joined by
+the caller, so no acknowledged part lives only in memory. If a callback raises (the message
+could not be stored), the answer is ESME_RX_T_APPN so the SMSC retries.
 Callbacks run on the I/O thread: keep them short.
 """
 from __future__ import annotations
@@ -43,6 +45,7 @@ from smpp.encoding import MessageTooLong, segment
 from smpp.inbound import InboundHandler
 from smpp.link import ConnectionFactory, Dropped, Link, open_link
 from smpp.messages import InboundMessage, OutgoingMessage, SubmitResult
+from smpp.reassembly import Fragment
 from smpp.receipts import DeliveryReceipt
 from smpp.throttle import TokenBucket
 
@@ -95,6 +98,7 @@ class SmppClient:
                  on_submitted: Callable[[SubmitResult], None],
                  on_receipt: Callable[[DeliveryReceipt], None] | None = None,
                  on_inbound: Callable[[InboundMessage], None] | None = None,
+                 on_fragment: Callable[[Fragment], None] | None = None,
                  connection_factory: ConnectionFactory | None = None,
                  sequence_generator: Any = None,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
@@ -106,7 +110,7 @@ class SmppClient:
         self._bucket = TokenBucket(config.tps, monotonic=monotonic)
         self._inbound = InboundHandler(
             on_receipt=on_receipt or (lambda r: None), on_inbound=on_inbound or (lambda m: None),
-            monotonic=monotonic, reassembly_ttl=config.reassembly_ttl_s)
+            on_fragment=on_fragment, monotonic=monotonic, reassembly_ttl=config.reassembly_ttl_s)
         self.stats = ClientStats()
         self._inbox: deque[list[_Segment]] = deque()
         self._cond = threading.Condition()

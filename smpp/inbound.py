@@ -20,10 +20,12 @@ class InboundHandler:
 
     def __init__(self, *, on_receipt: Callable[[DeliveryReceipt], None],
                  on_inbound: Callable[[InboundMessage], None],
+                 on_fragment: Callable[[Fragment], None] | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
                  reassembly_ttl: float = 600.0) -> None:
         self._on_receipt = on_receipt
         self._on_inbound = on_inbound
+        self._on_fragment = on_fragment
         self._monotonic = monotonic
         self.reassembler = Reassembler(ttl=reassembly_ttl)
 
@@ -69,9 +71,11 @@ class InboundHandler:
         if concat is None or concat.total == 1:
             return self._store(InboundMessage(source, destination, decode(body, data_coding),
                                               data_coding), stats)
+        fragment = Fragment(source, destination, concat, body, data_coding)
+        if self._on_fragment is not None:
+            return self._call(self._on_fragment, fragment, source, stats)
         now = self._monotonic()
-        assembled = self.reassembler.add(
-            Fragment(source, destination, concat, body, data_coding), now=now)
+        assembled = self.reassembler.add(fragment, now=now)
         if assembled is None:
             return wire.ROK
         status = self._store(InboundMessage(source, destination, assembled.text, data_coding,
@@ -101,11 +105,14 @@ class InboundHandler:
         return wire.ROK
 
     def _store(self, message: InboundMessage, stats: Any) -> int:
+        return self._call(self._on_inbound, message, message.source, stats)
+
+    @staticmethod
+    def _call(store: Callable[[Any], None], item: Any, source: str, stats: Any) -> int:
         try:
-            self._on_inbound(message)
+            store(item)
         except Exception:
-            log.exception("on_inbound failed for a reply from %s; asking the SMSC to retry",
-                          message.source)
+            log.exception("storing a reply from %s failed; asking the SMSC to retry", source)
             return wire.RX_T_APPN
         stats.inbound += 1
         return wire.ROK

@@ -4,12 +4,14 @@ Parts are keyed on (source, destination, reference, total), accepted in any orde
 are ignored, and incomplete messages expire after a time to live. Time is passed in (`now`, in
 seconds on any monotonic scale), never read from a hidden clock.
 
-Parts held here are only in memory: a part acknowledged to the SMSC and then lost in a crash
-is gone. The client therefore acknowledges the last part only after the whole text is stored.
+The Reassembler holds parts in memory only: a part acknowledged to the SMSC and then lost in a
+crash is gone. A client that must not lose replies passes each part to durable storage instead
+(``on_fragment``) and joins them there with ``assemble``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from smpp.encoding import decode
 
@@ -74,6 +76,15 @@ def concat_from_sar(ref: int | None, total: int | None, seqnum: int | None) -> C
     return Concat(ref, total, seqnum)
 
 
+def assemble(fragments: Iterable[Fragment]) -> str:
+    """The text of the parts in seqnum order (missing parts are simply absent)."""
+    ordered = sorted(fragments, key=lambda f: f.concat.seqnum)
+    if not ordered:
+        return ""
+    # Join the raw bodies before decoding: a sender may split a surrogate pair across parts.
+    return decode(b"".join(f.body for f in ordered), ordered[0].data_coding)
+
+
 @dataclass
 class _Pending:
     first_seen: float
@@ -102,10 +113,8 @@ class Reassembler:
             return None
         del self._pending[key]
         ordered = tuple(pending.parts[i] for i in range(1, c.total + 1))
-        # Join the raw bodies before decoding: a sender may split a surrogate pair across parts.
-        body = b"".join(f.body for f in ordered)
-        return Assembled(fragment.source, fragment.destination, c.ref,
-                         decode(body, fragment.data_coding), fragment.data_coding, ordered)
+        return Assembled(fragment.source, fragment.destination, c.ref, assemble(ordered),
+                         fragment.data_coding, ordered)
 
     def restore(self, assembled: Assembled, *, except_seqnum: int, now: float) -> None:
         """Put an assembled message's parts back, minus one the SMSC will send again."""

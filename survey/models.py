@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from channels.models import Base, Interaction, str_enum
@@ -99,6 +99,26 @@ class InboundMessage(Base):
     parsed_kind: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(String(256))
     processed_at: Mapped[datetime | None]
+
+
+class InboundFragment(Base):
+    """One part of a multipart reply, stored before it is acknowledged and kept until the reply
+    is whole; the unique key makes a part the SMSC sends again a no-op."""
+
+    __tablename__ = "inbound_fragments"
+    __table_args__ = (UniqueConstraint("msisdn", "destination", "ref", "total", "seqnum"),
+                      Index("ix_inbound_fragments_received", "received_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    msisdn: Mapped[str] = mapped_column(String(20))
+    destination: Mapped[str] = mapped_column(String(32))
+    ref: Mapped[int]
+    total: Mapped[int]
+    seqnum: Mapped[int]
+    data_coding: Mapped[int]
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime]
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
 
 
 class Answer(Base):

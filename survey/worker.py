@@ -4,11 +4,13 @@ Jobs (each opens its own transaction and can be killed at any point):
   evaluate  new interactions → decision, and a session + first question for the surveyed
   dispatch  due outbound rows → SUBMITTING (committed) → the SMPP client
   record    acks, then receipts, queued by the client's I/O thread (a receipt that overtook its ack waits)
-  replies   stored replies → parsed → answers, follow-ups, opt-outs
+  replies   stored replies → parsed → answers, follow-ups, opt-outs (and the parts of a multipart
+            reply that stopped arriving → an incomplete reply)
   expire    sessions whose reply window (or survey end) has passed
 
 Replies are stored by the client's I/O thread itself, before deliver_sm_resp is written, so an
-SMSC is told "received" only for what is committed. Jobs share one executor thread: SQLite has one
+SMSC is told "received" only for what is committed; each part of a multipart reply is a row of
+its own until the last one arrives, so a restart between parts loses none. Jobs share one executor thread: SQLite has one
 writer at a time anyway, and ordered jobs are easier to reason about.
 """
 from __future__ import annotations
@@ -26,11 +28,12 @@ from sqlalchemy import select
 from smpp.client import SmppClient
 from smpp.config import ClientConfig
 from smpp.messages import InboundMessage as SmppInbound, SubmitResult
+from smpp.reassembly import Fragment
 from smpp.receipts import DeliveryReceipt
 from survey import outbound
 from survey.definitions import Survey
 from survey.evaluation import evaluate_pending
-from survey.inbox import process_received, store_inbound
+from survey.inbox import flush_stale_fragments, process_received, store_fragment, store_inbound
 from survey.models import SurveySession
 from survey.policy import PolicyConfig
 from survey.runtime import Runtime
@@ -82,10 +85,13 @@ class Worker:
         self.runtime = runtime
         self.ctx = Context(surveys=surveys, config=policy)
         self.batch = batch
+        # Parts of a reply wait for their siblings as long as the client would hold them in memory.
+        self.fragment_ttl = timedelta(seconds=client_config.reassembly_ttl_s if client_config else 600)
         self.counts = WorkerCounts()
         self._events: queue.SimpleQueue[SubmitResult | DeliveryReceipt] = queue.SimpleQueue()
         self.client = client_factory(client_config, on_submitted=self._events.put,
-                                     on_receipt=self._events.put, on_inbound=self._store_reply)
+                                     on_receipt=self._events.put, on_inbound=self._store_reply,
+                                     on_fragment=self._store_fragment)
         self._scheduler = None
         self._carry: list = []
         self._held: dict[DeliveryReceipt, datetime] = {}  # unmatched receipt -> first seen
@@ -97,6 +103,10 @@ class Worker:
         # On the SMPP I/O thread: an exception here makes the client answer with an error.
         with self.runtime.session_factory.begin() as db:
             store_inbound(db.connection(), message, now=self._now(), region=self.runtime.settings.default_region)
+
+    def _store_fragment(self, fragment: Fragment) -> None:
+        with self.runtime.session_factory.begin() as db:
+            store_fragment(db.connection(), fragment, now=self._now(), region=self.runtime.settings.default_region)
 
     # -- jobs ------------------------------------------------------------------------------------
 
@@ -162,6 +172,7 @@ class Worker:
     def replies(self, now: datetime | None = None) -> Counter:
         now = now or self._now()
         with self.runtime.session_factory.begin() as db:
+            flush_stale_fragments(db.connection(), now=now, ttl=self.fragment_ttl)
             counts = process_received(db, now=now, ctx=self.ctx, limit=self.batch)
         self.counts.replies.update(counts)
         return counts

@@ -10,6 +10,7 @@ import pytest
 from smpp.client import SmppClient
 from smpp.config import ClientConfig
 from smpp.messages import InboundMessage, SubmitResult
+from smpp.reassembly import Fragment
 from smpp.receipts import DeliveryReceipt
 from smpp.simulator import SMSCSimulator, SimulatorConfig
 
@@ -77,9 +78,11 @@ def make_client(collector: Collector) -> Iterator[Callable[..., SmppClient]]:
     """Build and start clients that are stopped after the test."""
     clients: list[SmppClient] = []
 
-    def build(port: int, **changes: object) -> SmppClient:
+    def build(port: int, *, on_fragment: Callable[[Fragment], None] | None = None,
+              **changes: object) -> SmppClient:
         client = SmppClient(client_config(port, **changes), on_submitted=collector.on_submitted,
-                            on_receipt=collector.on_receipt, on_inbound=collector.on_inbound)
+                            on_receipt=collector.on_receipt, on_inbound=collector.on_inbound,
+                            on_fragment=on_fragment)
         client.start()
         clients.append(client)
         assert client.wait_bound(5)

@@ -7,6 +7,7 @@ from collections import Counter
 from smpp import wire
 from smpp.config import BindMode
 from smpp.messages import OutgoingMessage
+from smpp.reassembly import Fragment, assemble
 from smpp.receipts import ReceiptStatus, message_id_candidates
 from smpp.misbehaving import DisconnectingSMSC, LostAckSMSC, ThrottlingSMSC
 from smpp.simulator import Action, SMSCSimulator, SimulatorConfig
@@ -103,6 +104,27 @@ def test_reply_that_cannot_be_stored_is_refused_and_retried(smsc, make_client, c
     assert collector.wait(lambda c: len(c.inbound) == 2, 5)
     assert smsc.stats.deliveries_refused == 2
     assert sorted(m.text for m in collector.inbound) == sorted(["５", "不满意 排队太久" * 20])
+
+
+def test_with_on_fragment_each_part_goes_to_storage_and_a_refused_part_comes_again(
+        smsc, make_client, collector):
+    parts: list[Fragment] = []
+    refused: list[Fragment] = []
+
+    def store(fragment: Fragment) -> None:
+        if fragment.concat.seqnum == 2 and not refused:
+            refused.append(fragment)
+            raise OSError("database is locked")
+        parts.append(fragment)
+
+    make_client(smsc.port, on_fragment=store)
+    text = "不满意 排队太久" * 20
+    smsc.send_mo("8613800000008", "10655", text, order=[3, 2, 1])
+    assert smsc.wait_until(lambda s: s.stats.deliveries_acked == 3, 5)
+    assert [f.concat.seqnum for f in parts] == [3, 1, 2]  # part 2 refused once, then resent
+    assert smsc.stats.deliveries_refused == 1
+    assert not collector.inbound  # nothing was joined in memory
+    assert assemble(parts) == text
 
 
 def test_connection_dropped_mid_run_delivers_every_message_exactly_once(make_client, collector):

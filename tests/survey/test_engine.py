@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from channels.models import Interaction, Subscriber
 from channels.services import record_interactions
 from smpp.messages import InboundMessage as SmppInbound, OutgoingMessage, SubmitResult
+from smpp.reassembly import Concat, Fragment
 from smpp.receipts import DeliveryReceipt, ReceiptStatus
 from survey.definitions import load_surveys
-from survey.models import Answer, InboundMessage, OutboundMessage, OutboundSegment, SurveySession
+from survey.models import Answer, InboundFragment, InboundMessage, OutboundMessage, OutboundSegment, SurveySession
 from survey.policy import PolicyConfig
 from survey.states import InboundState, MessagePurpose, OutboundState, SessionState
 from survey.worker import Worker
@@ -24,8 +25,9 @@ PHONE = "+8613812341234"
 class FakeClient:
     """Collects submits; the test decides what the SMSC answers."""
 
-    def __init__(self, config, *, on_submitted, on_receipt, on_inbound):
+    def __init__(self, config, *, on_submitted, on_receipt, on_inbound, on_fragment):
         self.on_submitted, self.on_receipt, self.on_inbound = on_submitted, on_receipt, on_inbound
+        self.on_fragment = on_fragment
         self.sent: list[OutgoingMessage] = []
         self.unacked: list[OutgoingMessage] = []
         self._ids = iter(range(0x1000, 0x100000))
@@ -226,6 +228,46 @@ def test_a_restart_resends_only_messages_whose_ack_was_lost(worker, runtime, pol
     assert restarted.recover() == 1
     restarted.run_once(clock.now())
     assert [m.key for m in restarted.client.sent] == [lost.key]
+
+
+def parts_of(text: str, total: int, *, ref: int = 7) -> list[Fragment]:
+    """A UCS2 reply cut into total parts, as a handset would send it."""
+    body, size = text.encode("utf-16-be"), -(-len(text) // total) * 2
+    return [Fragment(PHONE.lstrip("+"), "10655", Concat(ref, total, i + 1), body[i * size:(i + 1) * size], 8)
+            for i in range(total)]
+
+
+def test_a_multipart_reply_survives_a_restart_between_its_parts(worker, runtime, policy, db, clock):
+    ingest(db, clock, "m1", clock.now() - timedelta(minutes=10))
+    step(worker, clock)
+    first, second = parts_of("4分，排队太久了", 2)
+    worker.client.on_fragment(second)  # acknowledged to the SMSC; then the worker dies
+    restarted = Worker(runtime, client_config=None, surveys=load_surveys(), policy=policy, client_factory=FakeClient)
+    clock.advance(minutes=1)
+    restarted.client.on_fragment(first)
+    restarted.client.on_fragment(second)  # the SMSC missed our answer and sends the part again
+    step(restarted, clock, seconds=10)
+    (inbound,) = db.scalars(select(InboundMessage))
+    assert (inbound.text, inbound.state, inbound.error) == ("4分，排队太久了", InboundState.PROCESSED, None)
+    assert session_of(db).state is SessionState.COMPLETED
+    assert [(a.question, a.value, a.reasons) for a in db.scalars(select(Answer))] == [
+        ("satisfaction", 4, ["wait_time"])]
+
+
+def test_a_reply_whose_parts_stop_arriving_is_kept_as_an_incomplete_reply(worker, db, clock):
+    ingest(db, clock, "m2", clock.now() - timedelta(minutes=10))
+    step(worker, clock)
+    first, _, third = parts_of("不满意，排队太久了，态度差", 3)  # 不满意，排 | 队太久了， | 态度差
+    worker.client.on_fragment(first)
+    worker.client.on_fragment(third)
+    step(worker, clock, minutes=5)
+    assert db.scalar(select(func.count()).select_from(InboundMessage)) == 0  # still waiting for part 2
+    step(worker, clock, minutes=6)  # past the 10-minute reassembly time to live
+    (inbound,) = db.scalars(select(InboundMessage))
+    assert (inbound.text, inbound.error) == ("不满意，排态度差", "incomplete: 1 of 3 parts never arrived")
+    assert inbound.state is InboundState.PROCESSED
+    step(worker, clock, minutes=11)  # joined parts are forgotten a time to live later
+    assert db.scalar(select(func.count()).select_from(InboundFragment)) == 0
 
 
 def test_receipts_settle_messages_whatever_the_id_form_even_before_the_ack(worker, db, clock):
