@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 from sqlalchemy import String, and_, cast, func, select
 from sqlalchemy.orm import Session, aliased
 
 from analysis.frame import MISSING, REASON_CODES, AnswerFrame, Factor, ResponseRow
+from analysis.trends import LOCAL_OFFSET_HOURS
 from channels.models import BusinessType, City, Interaction, Outlet, Region
 from survey.models import Answer, SurveySession
 
@@ -31,10 +32,22 @@ def _window(column, since: datetime | None, until: datetime | None) -> list:
     return out
 
 
+def _local_day(db: Session, column):
+    """The local calendar day of a UTC column, in SQL, at the fixed offset analysis.trends uses.
+
+    Bucketing by UTC day would file the first eight local hours of each day under the day before,
+    and so put the first morning of a month in the previous month.
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", column) + timedelta(hours=LOCAL_OFFSET_HOURS))
+    return func.date(column, f"+{LOCAL_OFFSET_HOURS} hours")
+
+
 def _day(value) -> np.datetime64:
+    """A local day from SQL as the UTC instant of its local midnight (frames hold UTC times)."""
     # SQLite's date() gives 'YYYY-MM-DD' text, PostgreSQL a date.
     text = value.isoformat() if isinstance(value, (date, datetime)) else str(value)
-    return np.datetime64(text[:10], "s")
+    return np.datetime64(text[:10], "s") - np.timedelta64(LOCAL_OFFSET_HOURS, "h")
 
 
 def load_answer_frame(
@@ -45,7 +58,8 @@ def load_answer_frame(
     """Answers to one scored question, counted per (dimensions, attributes, value, reasons[, day]).
 
     Reasons come from the scored answer and from the same session's 'reason' answer. With
-    by_day, answered_at is the (UTC) day, enough for weekly and monthly trends.
+    by_day, answered_at is the local day (as the UTC instant of its midnight), enough for weekly and
+    monthly trends.
     """
     a = aliased(Answer)
     r = aliased(Answer)
@@ -55,7 +69,7 @@ def load_answer_frame(
     cols += [a.value.label("value"), cast(a.reasons, String).label("reasons_a"),
              cast(r.reasons, String).label("reasons_r")]
     if by_day:
-        cols.append(func.date(a.answered_at).label("day"))
+        cols.append(_local_day(db, a.answered_at).label("day"))
     conditions = [a.survey == survey, a.question == question, a.value.is_not(None)]
     conditions += _window(a.answered_at, since, until)
     if scope is not None:
@@ -134,7 +148,7 @@ def sent_counts(db: Session, *, by: Sequence[str] = ("outlet",), survey: str = "
 
 @dataclass(frozen=True, eq=False)
 class DailyCounts:
-    """Counts per group and UTC day: `keys[i]`, `day[i]`, `count[i]`."""
+    """Counts per group and local day (as in AnswerFrame): `keys[i]`, `day[i]`, `count[i]`."""
 
     by: tuple[str, ...]
     keys: tuple[tuple[str, ...], ...]
@@ -146,7 +160,7 @@ def interaction_counts(db: Session, *, by: Sequence[str] = ("outlet",), scope: S
                        since: datetime | None = None, until: datetime | None = None) -> DailyCounts:
     """Interactions per group and day (the denominator of dissatisfied answers per 10,000)."""
     cols = [_SENT_COLUMNS[b] for b in by]
-    day = func.date(Interaction.ended_at)
+    day = _local_day(db, Interaction.ended_at)
     inner = _interaction_query([*(c.label(f"k{i}") for i, c in enumerate(cols)), day.label("day")], scope)
     inner = inner.where(*_window(Interaction.ended_at, since, until)).subquery()
     keys = [inner.c[f"k{i}"] for i in range(len(cols))]

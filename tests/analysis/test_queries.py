@@ -4,14 +4,16 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 import survey.models  # noqa: F401 - registers the survey tables on the shared metadata
 from analysis.metrics import group_metrics
 from analysis.queries import interaction_counts, load_answer_frame, response_list, sent_counts
 from analysis.shortboard import shortboard_report
+from analysis.trends import period_of
 from channels.models import Base, BusinessType, City, Interaction, Outlet, Region
 from channels.taxonomy import Channel, OutletKind
 from survey.models import Answer, SurveySession
@@ -79,7 +81,8 @@ def test_answer_frame_is_aggregated_in_sql_with_reasons_from_both_answers(db):
     shares = dict(metrics[("0231",)].reason_shares)
     assert shares["attitude"] == pytest.approx(2 / 3) and shares["wait_time"] == pytest.approx(1 / 3)
     assert sorted(frame.columns["tier"].levels) == ["(none)", "gold", "silver"]
-    assert str(frame.answered_at.min()) == "2026-01-10T00:00:00"
+    # The first answer, 11:00 on 10 January in Beijing, is bucketed at that day's local midnight.
+    assert str(frame.answered_at.min()) == "2026-01-09T16:00:00"
     # The two identical answers of 0232 (score 2, no reason, no tier) come back as one counted row.
     undated = load_answer_frame(db, by_day=False)
     assert undated.total == 6 and len(undated) == 5 and undated.answered_at is None
@@ -116,3 +119,19 @@ def test_report_runs_on_the_database_frame(db):
     seed(db)
     rep = shortboard_report(load_answer_frame(db), ["outlet"], min_n=1)
     assert {b.group for b in rep.boards} == {"0231", "0232"}
+
+
+def test_days_and_months_follow_the_local_calendar(db):
+    seed(db)
+    before, after = datetime(2026, 1, 31, 15, tzinfo=timezone.utc), datetime(2026, 1, 31, 17, tzinfo=timezone.utc)
+    # 23:00 and 01:00 Beijing time, either side of the first of February.
+    for value, at in ((1, before), (5, after)):
+        answer = db.scalars(select(Answer).where(Answer.question == "satisfaction", Answer.value == value)).one()
+        answer.answered_at = at
+        db.get(Interaction, db.get(SurveySession, answer.session_id).interaction_id).ended_at = at
+    db.flush()
+    frame = load_answer_frame(db)
+    months = dict(zip(frame.value.tolist(), period_of(frame.answered_at, "month")))
+    assert (months[1], months[5]) == (np.datetime64("2026-01-01"), np.datetime64("2026-02-01"))
+    local_days = (interaction_counts(db).day + np.timedelta64(8, "h")).astype("datetime64[D]")
+    assert sorted(local_days)[-2:] == [np.datetime64("2026-01-31"), np.datetime64("2026-02-01")]
