@@ -1,12 +1,11 @@
-"""queries.py against a real database: SQLite in memory, and PostgreSQL when CI provides one."""
+"""queries.py against the migrated test database (SQLite, and PostgreSQL when CI provides one)."""
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import survey.models  # noqa: F401 - registers the survey tables on the shared metadata
@@ -14,28 +13,12 @@ from analysis.metrics import group_metrics
 from analysis.queries import interaction_counts, load_answer_frame, response_list, sent_counts
 from analysis.shortboard import shortboard_report
 from analysis.trends import period_of
-from channels.models import Base, BusinessType, City, Interaction, Outlet, Region
+from channels.models import BusinessType, City, Interaction, Outlet, Region
 from channels.taxonomy import Channel, OutletKind
 from survey.models import Answer, SurveySession
 from survey.states import SessionState
 
 T0 = datetime(2026, 1, 10, 2, 0, tzinfo=timezone.utc)
-URLS = ["sqlite://"] + [u for u in [os.environ.get("TOUCHPOINT_TEST_DATABASE_URL")] if u]
-
-
-@pytest.fixture(params=URLS)
-def db(request):
-    engine = create_engine(request.param)
-    conn = engine.connect()
-    outer = conn.begin()
-    # Tables are created inside the outer transaction and vanish with its rollback.
-    Base.metadata.create_all(conn)
-    session = Session(bind=conn, join_transaction_mode="create_savepoint")
-    yield session
-    session.close()
-    outer.rollback()
-    conn.close()
-    engine.dispose()
 
 
 def seed(db: Session) -> None:
@@ -44,8 +27,8 @@ def seed(db: Session) -> None:
     nb = City(name="nb", region=east)
     o1 = Outlet(code="0231", name="West Lake", channel=Channel.STORE, kind=OutletKind.OWN, city=hz)
     o2 = Outlet(code="0232", name="Ningbo", channel=Channel.STORE, kind=OutletKind.PARTNER, city=nb)
-    pay = BusinessType(code="payment", name="缴费")
-    db.add_all([east, hz, nb, o1, o2, pay])
+    pay = db.scalars(select(BusinessType).where(BusinessType.name == "缴费")).one()  # a seeded default
+    db.add_all([east, hz, nb, o1, o2])
     db.flush()
     plan = [(o1, "hz", 1, ["wait_time"], "gold", True), (o1, "hz", 4, [], "gold", True),
             (o1, "hz", 4, [], "silver", True), (o2, "nb", 2, [], None, True), (o2, "nb", 5, ["billing"], None, True),
