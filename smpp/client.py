@@ -22,15 +22,19 @@ segments that were never acknowledged.
 Inbound: receipts (``esm_class & 0x3C == 0x04``) go to ``on_receipt``; replies are decoded,
 reassembled and handed to ``on_inbound`` *before* deliver_sm_resp is written. With
 ``on_fragment``, each part of a multipart reply goes there instead, to be stored and joined by
-the caller, so no acknowledged part lives only in memory. If a callback raises (the message
-could not be stored), the answer is ESME_RX_T_APPN so the SMSC retries.
-Callbacks run on the I/O thread: keep them short.
+the caller, so no acknowledged part lives only in memory. ``on_replies`` takes the place of
+both and gets every reply and part waiting at once, in arrival order, to store in one
+transaction. If a callback raises (nothing could be stored), the answer is ESME_RX_T_APPN so
+the SMSC retries. These run on a store thread of their own, so a database that is slow or
+locked delays only the answers to replies, never acks or keepalives; the other callbacks run
+on the I/O thread: keep them short.
 """
 from __future__ import annotations
 
 import heapq
 import itertools
 import logging
+import queue
 import select
 import socket
 import threading
@@ -42,7 +46,7 @@ from typing import Any, Callable
 from smpp import wire
 from smpp.config import BindMode, ClientConfig
 from smpp.encoding import MessageTooLong, segment
-from smpp.inbound import InboundHandler
+from smpp.inbound import InboundHandler, PendingStore
 from smpp.link import ConnectionFactory, Dropped, Link, open_link
 from smpp.messages import InboundMessage, OutgoingMessage, SubmitResult
 from smpp.reassembly import Fragment
@@ -55,6 +59,7 @@ log = logging.getLogger(__name__)
 TEMPORARY_STATUSES = frozenset({wire.RTHROTTLED, wire.RMSGQFUL, wire.RSYSERR})
 THROTTLING_STATUSES = frozenset({wire.RTHROTTLED, wire.RMSGQFUL})
 RESPONSE_TIMEOUT = -1  # status reported for a segment that gave up after response timeouts
+STORE_BATCH = 500  # replies stored in one call of on_replies at most
 
 
 @dataclass
@@ -99,6 +104,7 @@ class SmppClient:
                  on_receipt: Callable[[DeliveryReceipt], None] | None = None,
                  on_inbound: Callable[[InboundMessage], None] | None = None,
                  on_fragment: Callable[[Fragment], None] | None = None,
+                 on_replies: Callable[[list[InboundMessage | Fragment]], None] | None = None,
                  connection_factory: ConnectionFactory | None = None,
                  sequence_generator: Any = None,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
@@ -108,9 +114,13 @@ class SmppClient:
         self._sequence_generator = sequence_generator
         self._monotonic = monotonic
         self._bucket = TokenBucket(config.tps, monotonic=monotonic)
+        self._on_inbound = on_inbound or (lambda m: None)
+        self._on_fragment = on_fragment
+        self._on_replies = on_replies
         self._inbound = InboundHandler(
-            on_receipt=on_receipt or (lambda r: None), on_inbound=on_inbound or (lambda m: None),
-            on_fragment=on_fragment, monotonic=monotonic, reassembly_ttl=config.reassembly_ttl_s)
+            on_receipt=on_receipt or (lambda r: None),
+            keep_fragments=on_fragment is not None or on_replies is not None,
+            monotonic=monotonic, reassembly_ttl=config.reassembly_ttl_s)
         self.stats = ClientStats()
         self._inbox: deque[list[_Segment]] = deque()
         self._cond = threading.Condition()
@@ -121,12 +131,17 @@ class SmppClient:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._thread: threading.Thread | None = None
+        # Replies to store go to the store thread; its verdicts come back for the I/O thread to answer.
+        self._stores: queue.SimpleQueue[tuple[Link, PendingStore] | None] = queue.SimpleQueue()
+        self._stored: deque[tuple[Link, PendingStore, bool]] = deque()
+        self._store_thread: threading.Thread | None = None
         # I/O-thread state below.
         self._pending: deque[_Segment] = deque()
         self._delayed: list[tuple[float, int, _Segment]] = []
         self._tiebreak = itertools.count()
         self._outstanding: OrderedDict[int, tuple[_Segment, float]] = OrderedDict()
         self._links: list[Link] = []
+        self._storing = 0  # replies handed to the store thread and not yet answered
         self._paused_until = 0.0
         self._throttle_backoff = config.retry_min_s
 
@@ -135,7 +150,9 @@ class SmppClient:
     def start(self) -> None:
         """Start the I/O thread; it connects and binds in the background."""
         self._thread = threading.Thread(target=self._run, name="smpp-client", daemon=True)
+        self._store_thread = threading.Thread(target=self._store_loop, name="smpp-store", daemon=True)
         self._thread.start()
+        self._store_thread.start()
 
     def submit(self, message: OutgoingMessage) -> None:
         """Queue a message; its segments' outcomes arrive at on_submitted.
@@ -205,6 +222,9 @@ class SmppClient:
         self._wake()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._store_thread is not None:
+            self._stores.put(None)
+            self._store_thread.join(timeout)
         self._wake_r.close()
         self._wake_w.close()
 
@@ -213,6 +233,44 @@ class SmppClient:
             self._wake_w.send(b"\0")
         except (BlockingIOError, OSError):
             pass  # the pipe is full (already awake) or closed (stopping)
+
+    # -- store thread -------------------------------------------------------------------------
+
+    def _store_loop(self) -> None:
+        running = True
+        while running:
+            # Everything already waiting is stored together: one transaction for on_replies.
+            jobs = [self._stores.get()]
+            while len(jobs) < STORE_BATCH and not self._stores.empty():
+                jobs.append(self._stores.get())
+            running = None not in jobs
+            work = [job for job in jobs if job is not None]
+            if not work:
+                continue
+            for (link, pending), stored in zip(work, self._store([pending for _, pending in work])):
+                self._stored.append((link, pending, stored))
+            self._wake()
+
+    def _store(self, pendings: list[PendingStore]) -> list[bool]:
+        """Run the store callbacks; True for each reply stored (False: the SMSC is asked to retry)."""
+        if self._on_replies is not None:
+            try:
+                self._on_replies([pending.item for pending in pendings])
+            except Exception:
+                log.exception("storing %d replies failed; asking the SMSC to retry", len(pendings))
+                return [False] * len(pendings)
+            return [True] * len(pendings)
+        return [self._store_one(pending.item) for pending in pendings]
+
+    def _store_one(self, item: InboundMessage | Fragment) -> bool:
+        # Parts reach here only when on_fragment was given (InboundHandler keep_fragments).
+        store = self._on_fragment if isinstance(item, Fragment) else self._on_inbound
+        try:
+            store(item)  # type: ignore[misc]
+        except Exception:
+            log.exception("storing a reply from %s failed; asking the SMSC to retry", item.source)
+            return False
+        return True
 
     # -- I/O thread ---------------------------------------------------------------------------
 
@@ -277,7 +335,9 @@ class SmppClient:
         while True:
             now = self._monotonic()
             self._take_inbox()
+            self._take_stored()
             if self._stopping.is_set():
+                self._finish_stores()
                 self._unbind()
                 return
             self._check_deadlines(now)
@@ -306,6 +366,25 @@ class SmppClient:
                 self._final(segments[0], None, segments[0].unsendable, permanent=True)
             else:
                 self._pending.extend(segments)
+
+    def _take_stored(self) -> None:
+        while self._stored:
+            link, pending, stored = self._stored.popleft()
+            self._storing -= 1
+            answer = self._inbound.respond(pending, stored, self.stats)
+            # After a reconnect the sequence belongs to a dead session: the SMSC delivers again.
+            if link in self._links:
+                link.queue(answer)
+
+    def _finish_stores(self) -> None:
+        """Before unbinding, answer the replies being stored (else the SMSC delivers them again)."""
+        deadline = self._monotonic() + min(2.0, self.config.response_timeout_s)
+        while self._storing and (remaining := deadline - self._monotonic()) > 0:
+            if select.select([self._wake_r], [], [], remaining)[0]:
+                self._drain_wake()
+            self._take_stored()
+        for link in self._links:
+            link.flush()
 
     def _fill_window(self, now: float) -> None:
         while self._delayed and self._delayed[0][0] <= now:
@@ -353,7 +432,10 @@ class SmppClient:
                 self._on_response(link, head, frame)
             else:
                 answer = self._inbound.handle_request(head, frame, self.stats)
-                if answer is not None:
+                if isinstance(answer, PendingStore):
+                    self._storing += 1
+                    self._stores.put((link, answer))
+                elif answer is not None:
                     link.queue(answer)
                 if head.name == "unbind":
                     link.flush()

@@ -1,36 +1,53 @@
 """Requests the SMSC sends us: receipts and replies become dataclasses handed to callbacks, and
-every request gets the answer SMPP expects, including the malformed ones."""
+every request gets the answer SMPP expects, including the malformed ones.
+
+A reply is not stored here: handle_request returns a PendingStore, which the client runs on its
+store thread (a slow database must not stall acks and keepalives on the I/O thread) and then
+answers with respond()."""
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from smpp import wire
 from smpp.encoding import ESM_UDHI, decode
 from smpp.messages import InboundMessage
-from smpp.reassembly import Fragment, Reassembler, concat_from_sar, split_udh
+from smpp.reassembly import Assembled, Fragment, Reassembler, concat_from_sar, split_udh
 from smpp.receipts import DeliveryReceipt, is_receipt_esm, receipt_from_deliver
 
 log = logging.getLogger(__name__)
 
 
-class InboundHandler:
-    """Turns deliver_sm into receipts and replies, and builds the response PDU for each request."""
+@dataclass(frozen=True)
+class PendingStore:
+    """A reply (or one part of it) to store before its deliver_sm is answered."""
 
-    def __init__(self, *, on_receipt: Callable[[DeliveryReceipt], None],
-                 on_inbound: Callable[[InboundMessage], None],
-                 on_fragment: Callable[[Fragment], None] | None = None,
+    sequence: int
+    item: InboundMessage | Fragment
+    assembled: Assembled | None = None  # joined in memory: put its other parts back if storing fails
+    last_part: int = 0  # the part whose arrival completed `assembled`; the SMSC resends only it
+
+
+class InboundHandler:
+    """Turns deliver_sm into receipts and replies, and builds the response PDU for each request.
+
+    With keep_fragments, each part of a multipart reply is handed on to be stored as it is;
+    otherwise parts are joined here, in memory, and only whole replies are handed on.
+    """
+
+    def __init__(self, *, on_receipt: Callable[[DeliveryReceipt], None], keep_fragments: bool = False,
                  monotonic: Callable[[], float] = time.monotonic,
                  reassembly_ttl: float = 600.0) -> None:
         self._on_receipt = on_receipt
-        self._on_inbound = on_inbound
-        self._on_fragment = on_fragment
+        self._keep_fragments = keep_fragments
         self._monotonic = monotonic
         self.reassembler = Reassembler(ttl=reassembly_ttl)
 
-    def handle_request(self, head: wire.Header, frame: bytes, stats: Any) -> bytes | None:
-        """Act on one request PDU and return the bytes of its response (None: no response)."""
+    def handle_request(self, head: wire.Header, frame: bytes, stats: Any) -> bytes | PendingStore | None:
+        """Act on one request PDU and return the bytes of its response (None: no response), or the
+        reply to store first (answer it with respond())."""
         name = head.name
         if name is None:
             stats.malformed += 1
@@ -53,10 +70,22 @@ class InboundHandler:
             stats.malformed += 1
             log.error("malformed deliver_sm (sequence %d): %s", head.sequence, exc)
             return wire.build("deliver_sm_resp", sequence=head.sequence, status=wire.RINVMSGLEN)
-        status = self._deliver(pdu, stats)
-        return wire.build("deliver_sm_resp", sequence=head.sequence, status=status)
+        outcome = self._deliver(head.sequence, pdu, stats)
+        if isinstance(outcome, PendingStore):
+            return outcome
+        return wire.build("deliver_sm_resp", sequence=head.sequence, status=outcome)
 
-    def _deliver(self, pdu: Any, stats: Any) -> int:
+    def respond(self, pending: PendingStore, stored: bool, stats: Any) -> bytes:
+        """The deliver_sm_resp for a reply once its store has run."""
+        if stored:
+            stats.inbound += 1
+        elif pending.assembled is not None:
+            self.reassembler.restore(pending.assembled, except_seqnum=pending.last_part,
+                                     now=self._monotonic())
+        return wire.build("deliver_sm_resp", sequence=pending.sequence,
+                          status=wire.ROK if stored else wire.RX_T_APPN)
+
+    def _deliver(self, sequence: int, pdu: Any, stats: Any) -> int | PendingStore:
         esm = pdu.esm_class or 0
         data_coding = pdu.data_coding or 0
         body = pdu.short_message or pdu.message_payload or b""
@@ -69,21 +98,17 @@ class InboundHandler:
             concat = concat_from_sar(pdu.sar_msg_ref_num, pdu.sar_total_segments,
                                      pdu.sar_segment_seqnum)
         if concat is None or concat.total == 1:
-            return self._store(InboundMessage(source, destination, decode(body, data_coding),
-                                              data_coding), stats)
+            return PendingStore(sequence, InboundMessage(
+                source, destination, decode(body, data_coding), data_coding))
         fragment = Fragment(source, destination, concat, body, data_coding)
-        if self._on_fragment is not None:
-            return self._call(self._on_fragment, fragment, source, stats)
-        now = self._monotonic()
-        assembled = self.reassembler.add(fragment, now=now)
+        if self._keep_fragments:
+            return PendingStore(sequence, fragment)
+        assembled = self.reassembler.add(fragment, now=self._monotonic())
         if assembled is None:
             return wire.ROK
-        status = self._store(InboundMessage(source, destination, assembled.text, data_coding,
-                                            segments=concat.total, reference=concat.ref), stats)
-        if status != wire.ROK:
-            # Keep the other parts: the SMSC resends only the one we refuse.
-            self.reassembler.restore(assembled, except_seqnum=concat.seqnum, now=now)
-        return status
+        return PendingStore(sequence, InboundMessage(
+            source, destination, assembled.text, data_coding, segments=concat.total,
+            reference=concat.ref), assembled, concat.seqnum)
 
     def _receipt(self, pdu: Any, text: str, source: str, destination: str, stats: Any) -> int:
         network_error = pdu.network_error_code.hex() if pdu.network_error_code else None
@@ -104,15 +129,3 @@ class InboundHandler:
         stats.receipts += 1
         return wire.ROK
 
-    def _store(self, message: InboundMessage, stats: Any) -> int:
-        return self._call(self._on_inbound, message, message.source, stats)
-
-    @staticmethod
-    def _call(store: Callable[[Any], None], item: Any, source: str, stats: Any) -> int:
-        try:
-            store(item)
-        except Exception:
-            log.exception("storing a reply from %s failed; asking the SMSC to retry", source)
-            return wire.RX_T_APPN
-        stats.inbound += 1
-        return wire.ROK

@@ -90,8 +90,7 @@ class Worker:
         self.counts = WorkerCounts()
         self._events: queue.SimpleQueue[SubmitResult | DeliveryReceipt] = queue.SimpleQueue()
         self.client = client_factory(client_config, on_submitted=self._events.put,
-                                     on_receipt=self._events.put, on_inbound=self._store_reply,
-                                     on_fragment=self._store_fragment)
+                                     on_receipt=self._events.put, on_replies=self._store_replies)
         self._scheduler = None
         self._carry: list = []
         self._held: dict[DeliveryReceipt, datetime] = {}  # unmatched receipt -> first seen
@@ -99,14 +98,17 @@ class Worker:
     def _now(self) -> datetime:
         return self.runtime.clock.now()
 
-    def _store_reply(self, message: SmppInbound) -> None:
-        # On the SMPP I/O thread: an exception here makes the client answer with an error.
+    def _store_replies(self, items: list[SmppInbound | Fragment]) -> None:
+        # On the SMPP client's store thread, one transaction for all that arrived together; an
+        # exception here makes the client ask the SMSC to deliver them again.
+        now, region = self._now(), self.runtime.settings.default_region
         with self.runtime.session_factory.begin() as db:
-            store_inbound(db.connection(), message, now=self._now(), region=self.runtime.settings.default_region)
-
-    def _store_fragment(self, fragment: Fragment) -> None:
-        with self.runtime.session_factory.begin() as db:
-            store_fragment(db.connection(), fragment, now=self._now(), region=self.runtime.settings.default_region)
+            connection = db.connection()
+            for item in items:
+                if isinstance(item, Fragment):
+                    store_fragment(connection, item, now=now, region=region)
+                else:
+                    store_inbound(connection, item, now=now, region=region)
 
     # -- jobs ------------------------------------------------------------------------------------
 

@@ -26,6 +26,8 @@ class Collector:
     inbound: list[InboundMessage] = field(default_factory=list)
     cond: threading.Condition = field(default_factory=threading.Condition)
     fail_inbound: int = 0  # raise on this many on_inbound calls first
+    inbound_started: threading.Event = field(default_factory=threading.Event)
+    inbound_gate: threading.Event | None = None  # on_inbound waits for it, like a locked database
 
     def on_submitted(self, result: SubmitResult) -> None:
         with self.cond:
@@ -38,6 +40,9 @@ class Collector:
             self.cond.notify_all()
 
     def on_inbound(self, message: InboundMessage) -> None:
+        self.inbound_started.set()
+        if self.inbound_gate is not None:
+            assert self.inbound_gate.wait(10)
         with self.cond:
             if self.fail_inbound > 0:
                 self.fail_inbound -= 1

@@ -1,6 +1,7 @@
 """The ESME client against the simulator over loopback TCP: the issue's acceptance scenarios."""
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 
@@ -125,6 +126,31 @@ def test_with_on_fragment_each_part_goes_to_storage_and_a_refused_part_comes_aga
     assert smsc.stats.deliveries_refused == 1
     assert not collector.inbound  # nothing was joined in memory
     assert assemble(parts) == text
+
+
+def test_a_slow_store_delays_only_the_answer_to_the_reply(make_client, collector):
+    collector.inbound_gate = threading.Event()
+    with SMSCSimulator(SimulatorConfig(receipts=False)) as smsc:
+        client = make_client(smsc.port, window=5)
+        smsc.send_mo("8613800000009", "10655", "5")
+        assert collector.inbound_started.wait(5)
+        client.submit_many(_messages(50))
+        assert client.wait_idle(5)  # acks flow while the reply is still being stored
+        assert smsc.stats.deliveries_acked == 0
+        collector.inbound_gate.set()
+        assert smsc.wait_until(lambda s: s.stats.deliveries_acked == 1, 5)
+    assert [m.text for m in collector.inbound] == ["5"] and client.stats.inbound == 1
+
+
+def test_stop_answers_the_replies_being_stored_before_unbinding(smsc, make_client, collector):
+    collector.inbound_gate = threading.Event()
+    client = make_client(smsc.port)
+    smsc.send_mo("8613800000009", "10655", "满意")
+    assert collector.inbound_started.wait(5)
+    threading.Timer(0.05, collector.inbound_gate.set).start()
+    client.stop()
+    assert smsc.wait_until(lambda s: s.stats.deliveries_acked == 1, 5)
+    assert (smsc.stats.deliveries_refused, smsc.stats.unbinds) == (0, 1)
 
 
 def test_connection_dropped_mid_run_delivers_every_message_exactly_once(make_client, collector):

@@ -25,9 +25,8 @@ PHONE = "+8613812341234"
 class FakeClient:
     """Collects submits; the test decides what the SMSC answers."""
 
-    def __init__(self, config, *, on_submitted, on_receipt, on_inbound, on_fragment):
-        self.on_submitted, self.on_receipt, self.on_inbound = on_submitted, on_receipt, on_inbound
-        self.on_fragment = on_fragment
+    def __init__(self, config, *, on_submitted, on_receipt, on_replies):
+        self.on_submitted, self.on_receipt, self.on_replies = on_submitted, on_receipt, on_replies
         self.sent: list[OutgoingMessage] = []
         self.unacked: list[OutgoingMessage] = []
         self._ids = iter(range(0x1000, 0x100000))
@@ -75,7 +74,7 @@ def ingest(db, clock, external_id, ended_at, *, outlet="S001", msisdn=PHONE):
 
 
 def reply(worker, text, msisdn=PHONE.lstrip("+")):
-    worker.client.on_inbound(SmppInbound(source=msisdn, destination="10655", text=text, data_coding=8))
+    worker.client.on_replies([SmppInbound(source=msisdn, destination="10655", text=text, data_coding=8)])
 
 
 def step(worker, clock, **advance):
@@ -241,11 +240,11 @@ def test_a_multipart_reply_survives_a_restart_between_its_parts(worker, runtime,
     ingest(db, clock, "m1", clock.now() - timedelta(minutes=10))
     step(worker, clock)
     first, second = parts_of("4分，排队太久了", 2)
-    worker.client.on_fragment(second)  # acknowledged to the SMSC; then the worker dies
+    worker.client.on_replies([second])  # acknowledged to the SMSC; then the worker dies
     restarted = Worker(runtime, client_config=None, surveys=load_surveys(), policy=policy, client_factory=FakeClient)
     clock.advance(minutes=1)
-    restarted.client.on_fragment(first)
-    restarted.client.on_fragment(second)  # the SMSC missed our answer and sends the part again
+    restarted.client.on_replies([first])
+    restarted.client.on_replies([second])  # the SMSC missed our answer and sends the part again
     step(restarted, clock, seconds=10)
     (inbound,) = db.scalars(select(InboundMessage))
     assert (inbound.text, inbound.state, inbound.error) == ("4分，排队太久了", InboundState.PROCESSED, None)
@@ -258,8 +257,8 @@ def test_a_reply_whose_parts_stop_arriving_is_kept_as_an_incomplete_reply(worker
     ingest(db, clock, "m2", clock.now() - timedelta(minutes=10))
     step(worker, clock)
     first, _, third = parts_of("不满意，排队太久了，态度差", 3)  # 不满意，排 | 队太久了， | 态度差
-    worker.client.on_fragment(first)
-    worker.client.on_fragment(third)
+    worker.client.on_replies([first])
+    worker.client.on_replies([third])
     step(worker, clock, minutes=5)
     assert db.scalar(select(func.count()).select_from(InboundMessage)) == 0  # still waiting for part 2
     step(worker, clock, minutes=6)  # past the 10-minute reassembly time to live
