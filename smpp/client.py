@@ -266,7 +266,7 @@ class SmppClient:
         # Parts reach here only when on_fragment was given (InboundHandler keep_fragments).
         store = self._on_fragment if isinstance(item, Fragment) else self._on_inbound
         try:
-            store(item)  # type: ignore[misc]
+            store(item)
         except Exception:
             log.exception("storing a reply from %s failed; asking the SMSC to retry", item.source)
             return False

@@ -25,7 +25,8 @@ DUPLICATE_WINDOW = timedelta(minutes=2)
 def store_inbound(connection: Connection, message: SmppInbound, *, now: datetime, region: str = "CN") -> None:
     """Store a reply as received; the caller commits before acknowledging it to the SMSC.
 
-    Runs on the SMPP I/O thread once per reply, so it is one Core INSERT, not an ORM unit of work.
+    Runs on the SMPP client's store thread for every reply, so it is one Core INSERT, not an ORM
+    unit of work.
     """
     connection.execute(insert(InboundMessage.__table__).values(
         msisdn=_msisdn(message.source, region), destination=message.destination[:32], text=message.text,

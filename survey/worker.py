@@ -8,10 +8,11 @@ Jobs (each opens its own transaction and can be killed at any point):
             reply that stopped arriving → an incomplete reply)
   expire    sessions whose reply window (or survey end) has passed
 
-Replies are stored by the client's I/O thread itself, before deliver_sm_resp is written, so an
-SMSC is told "received" only for what is committed; each part of a multipart reply is a row of
-its own until the last one arrives, so a restart between parts loses none. Jobs share one executor thread: SQLite has one
-writer at a time anyway, and ordered jobs are easier to reason about.
+Replies are stored by the client's store thread, in batches, before deliver_sm_resp is written,
+so an SMSC is told "received" only for what is committed; each part of a multipart reply is a row
+of its own until the last one arrives, so a restart between parts loses none. Jobs share one
+executor thread: SQLite has one writer at a time anyway, and ordered jobs are easier to reason
+about.
 """
 from __future__ import annotations
 
