@@ -217,7 +217,8 @@ class SmppClient:
         return self._bound
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Unbind, close the sockets and end the I/O thread; unsent messages are abandoned."""
+        """Wait (briefly) for the acks of submits in flight, unbind, close the sockets and end the
+        I/O thread; messages not yet sent are abandoned."""
         self._stopping.set()
         self._wake()
         if self._thread is not None:
@@ -337,7 +338,7 @@ class SmppClient:
             self._take_inbox()
             self._take_stored()
             if self._stopping.is_set():
-                self._finish_stores()
+                self._finish()
                 self._unbind()
                 return
             self._check_deadlines(now)
@@ -376,15 +377,21 @@ class SmppClient:
             if link in self._links:
                 link.queue(answer)
 
-    def _finish_stores(self) -> None:
-        """Before unbinding, answer the replies being stored (else the SMSC delivers them again)."""
+    def _finish(self) -> None:
+        """Before unbinding, wait for the acks of the submits in flight and answer the replies
+        being stored: either would otherwise be repeated after the next bind. Messages not yet
+        sent stay unsent."""
         deadline = self._monotonic() + min(2.0, self.config.response_timeout_s)
-        while self._storing and (remaining := deadline - self._monotonic()) > 0:
-            if select.select([self._wake_r], [], [], remaining)[0]:
-                self._drain_wake()
+        while (self._storing or self._outstanding) and (remaining := deadline - self._monotonic()) > 0:
+            readable, _, _ = select.select([*self._links, self._wake_r], [], [], remaining)
+            for ready in readable:
+                if ready is self._wake_r:
+                    self._drain_wake()
+                else:
+                    self._read(ready)
             self._take_stored()
-        for link in self._links:
-            link.flush()
+            for link in self._links:
+                link.flush()
 
     def _fill_window(self, now: float) -> None:
         while self._delayed and self._delayed[0][0] <= now:

@@ -3,7 +3,8 @@
 Jobs (each opens its own transaction and can be killed at any point):
   evaluate  new interactions → decision, and a session + first question for the surveyed
   dispatch  due outbound rows → SUBMITTING (committed) → the SMPP client
-  record    acks, then receipts, queued by the client's I/O thread (a receipt that overtook its ack waits)
+  record    acks, then receipts, queued by the client's I/O thread (a receipt that overtook its ack
+            waits); under start() a thread of its own records them as they arrive
   replies   stored replies → parsed → answers, follow-ups, opt-outs (and the parts of a multipart
             reply that stopped arriving → an incomplete reply)
   expire    sessions whose reply window (or survey end) has passed
@@ -19,6 +20,7 @@ from __future__ import annotations
 import logging
 import queue
 import sys
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -59,7 +61,7 @@ class WorkerCounts:
 
 @dataclass(frozen=True)
 class Intervals:
-    """Seconds between job runs."""
+    """Seconds between job runs (record: how often held receipts are offered again when idle)."""
 
     evaluate: float = 2.0
     dispatch: float = 0.5
@@ -93,6 +95,8 @@ class Worker:
         self.client = client_factory(client_config, on_submitted=self._events.put,
                                      on_receipt=self._events.put, on_replies=self._store_replies)
         self._scheduler = None
+        self._recorder: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._carry: list = []
         self._held: dict[DeliveryReceipt, datetime] = {}  # unmatched receipt -> first seen
 
@@ -216,9 +220,13 @@ class Worker:
         # data arrives; with the default 5 ms switch interval a busy job thread delays every PDU.
         sys.setswitchinterval(0.0005)
         self.client.start()
+        self._stopping.clear()
+        self._recorder = threading.Thread(target=self._record_loop, args=(intervals.record,),
+                                          name="recorder", daemon=True)
+        self._recorder.start()
         scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(1)},
                                         job_defaults={"coalesce": True, "max_instances": 1})
-        for name in ("record", "evaluate", "dispatch", "replies", "expire"):
+        for name in ("evaluate", "dispatch", "replies", "expire"):
             scheduler.add_job(self._guarded(name), "interval", seconds=getattr(intervals, name), id=name)
         # One executor thread, so a job due while another runs waits and a late one is skipped by
         # design; APScheduler would log each skip as a warning.
@@ -237,9 +245,25 @@ class Worker:
 
         return run
 
+    def _record_loop(self, idle: float) -> None:
+        """Record acks and receipts as they arrive, not on a timer: a message acknowledged by the
+        SMSC but not yet recorded looks unsent after a crash and goes again at the next start."""
+        record = self._guarded("record")
+        while not self._stopping.is_set():
+            try:
+                self._carry.append(self._events.get(timeout=idle))
+            except queue.Empty:
+                if not self._held and not self._carry:
+                    continue
+            record()
+
     def stop(self) -> None:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
-        self.client.stop()
+        self.client.stop()  # waits for the acks of what is in flight
+        self._stopping.set()
+        if self._recorder is not None:
+            self._recorder.join()
+            self._recorder = None
         self.record()
