@@ -142,6 +142,17 @@ def test_a_slow_store_delays_only_the_answer_to_the_reply(make_client, collector
     assert [m.text for m in collector.inbound] == ["5"] and client.stats.inbound == 1
 
 
+def test_stop_waits_for_the_acks_of_submits_in_flight(make_client, collector):
+    with SMSCSimulator(SimulatorConfig(ack_latency_s=0.2, receipts=False)) as smsc:
+        client = make_client(smsc.port, window=10)
+        client.submit_many(_messages(5))
+        assert smsc.wait_until(lambda s: len(s.log) == 5, 5)
+        assert not collector.results  # accepted by the SMSC, acks still on their way
+        client.stop()
+        assert [r.ok for r in collector.results] == [True] * 5
+        assert smsc.stats.unbinds == 1
+
+
 def test_stop_answers_the_replies_being_stored_before_unbinding(smsc, make_client, collector):
     collector.inbound_gate = threading.Event()
     client = make_client(smsc.port)
