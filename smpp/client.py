@@ -34,7 +34,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import queue
 import select
 import socket
 import threading
@@ -51,6 +50,7 @@ from smpp.link import ConnectionFactory, Dropped, Link, open_link
 from smpp.messages import InboundMessage, OutgoingMessage, SubmitResult
 from smpp.reassembly import Fragment
 from smpp.receipts import DeliveryReceipt
+from smpp.store_thread import Reply, StoreThread
 from smpp.throttle import TokenBucket
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,6 @@ log = logging.getLogger(__name__)
 TEMPORARY_STATUSES = frozenset({wire.RTHROTTLED, wire.RMSGQFUL, wire.RSYSERR})
 THROTTLING_STATUSES = frozenset({wire.RTHROTTLED, wire.RMSGQFUL})
 RESPONSE_TIMEOUT = -1  # status reported for a segment that gave up after response timeouts
-STORE_BATCH = 500  # replies stored in one call of on_replies at most
 
 
 @dataclass
@@ -104,7 +103,7 @@ class SmppClient:
                  on_receipt: Callable[[DeliveryReceipt], None] | None = None,
                  on_inbound: Callable[[InboundMessage], None] | None = None,
                  on_fragment: Callable[[Fragment], None] | None = None,
-                 on_replies: Callable[[list[InboundMessage | Fragment]], None] | None = None,
+                 on_replies: Callable[[list[Reply]], None] | None = None,
                  connection_factory: ConnectionFactory | None = None,
                  sequence_generator: Any = None,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
@@ -114,12 +113,10 @@ class SmppClient:
         self._sequence_generator = sequence_generator
         self._monotonic = monotonic
         self._bucket = TokenBucket(config.tps, monotonic=monotonic)
-        self._on_inbound = on_inbound or (lambda m: None)
-        self._on_fragment = on_fragment
-        self._on_replies = on_replies
+        self._store = StoreThread(on_inbound=on_inbound, on_fragment=on_fragment,
+                                  on_replies=on_replies, wake=self._wake)
         self._inbound = InboundHandler(
-            on_receipt=on_receipt or (lambda r: None),
-            keep_fragments=on_fragment is not None or on_replies is not None,
+            on_receipt=on_receipt or (lambda r: None), keep_fragments=self._store.keeps_fragments,
             monotonic=monotonic, reassembly_ttl=config.reassembly_ttl_s)
         self.stats = ClientStats()
         self._inbox: deque[list[_Segment]] = deque()
@@ -131,10 +128,6 @@ class SmppClient:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._thread: threading.Thread | None = None
-        # Replies to store go to the store thread; its verdicts come back for the I/O thread to answer.
-        self._stores: queue.SimpleQueue[tuple[Link, PendingStore] | None] = queue.SimpleQueue()
-        self._stored: deque[tuple[Link, PendingStore, bool]] = deque()
-        self._store_thread: threading.Thread | None = None
         # I/O-thread state below.
         self._pending: deque[_Segment] = deque()
         self._delayed: list[tuple[float, int, _Segment]] = []
@@ -150,9 +143,8 @@ class SmppClient:
     def start(self) -> None:
         """Start the I/O thread; it connects and binds in the background."""
         self._thread = threading.Thread(target=self._run, name="smpp-client", daemon=True)
-        self._store_thread = threading.Thread(target=self._store_loop, name="smpp-store", daemon=True)
         self._thread.start()
-        self._store_thread.start()
+        self._store.start()
 
     def submit(self, message: OutgoingMessage) -> None:
         """Queue a message; its segments' outcomes arrive at on_submitted.
@@ -223,9 +215,7 @@ class SmppClient:
         self._wake()
         if self._thread is not None:
             self._thread.join(timeout)
-        if self._store_thread is not None:
-            self._stores.put(None)
-            self._store_thread.join(timeout)
+        self._store.stop(timeout)
         self._wake_r.close()
         self._wake_w.close()
 
@@ -234,44 +224,6 @@ class SmppClient:
             self._wake_w.send(b"\0")
         except (BlockingIOError, OSError):
             pass  # the pipe is full (already awake) or closed (stopping)
-
-    # -- store thread -------------------------------------------------------------------------
-
-    def _store_loop(self) -> None:
-        running = True
-        while running:
-            # Everything already waiting is stored together: one transaction for on_replies.
-            jobs = [self._stores.get()]
-            while len(jobs) < STORE_BATCH and not self._stores.empty():
-                jobs.append(self._stores.get())
-            running = None not in jobs
-            work = [job for job in jobs if job is not None]
-            if not work:
-                continue
-            for (link, pending), stored in zip(work, self._store([pending for _, pending in work])):
-                self._stored.append((link, pending, stored))
-            self._wake()
-
-    def _store(self, pendings: list[PendingStore]) -> list[bool]:
-        """Run the store callbacks; True for each reply stored (False: the SMSC is asked to retry)."""
-        if self._on_replies is not None:
-            try:
-                self._on_replies([pending.item for pending in pendings])
-            except Exception:
-                log.exception("storing %d replies failed; asking the SMSC to retry", len(pendings))
-                return [False] * len(pendings)
-            return [True] * len(pendings)
-        return [self._store_one(pending.item) for pending in pendings]
-
-    def _store_one(self, item: InboundMessage | Fragment) -> bool:
-        # Parts reach here only when on_fragment was given (InboundHandler keep_fragments).
-        store = self._on_fragment if isinstance(item, Fragment) else self._on_inbound
-        try:
-            store(item)
-        except Exception:
-            log.exception("storing a reply from %s failed; asking the SMSC to retry", item.source)
-            return False
-        return True
 
     # -- I/O thread ---------------------------------------------------------------------------
 
@@ -369,8 +321,8 @@ class SmppClient:
                 self._pending.extend(segments)
 
     def _take_stored(self) -> None:
-        while self._stored:
-            link, pending, stored = self._stored.popleft()
+        while self._store.done:
+            link, pending, stored = self._store.done.popleft()
             self._storing -= 1
             answer = self._inbound.respond(pending, stored, self.stats)
             # After a reconnect the sequence belongs to a dead session: the SMSC delivers again.
@@ -441,7 +393,7 @@ class SmppClient:
                 answer = self._inbound.handle_request(head, frame, self.stats)
                 if isinstance(answer, PendingStore):
                     self._storing += 1
-                    self._stores.put((link, answer))
+                    self._store.put(link, answer)
                 elif answer is not None:
                     link.queue(answer)
                 if head.name == "unbind":
