@@ -297,13 +297,16 @@ class SmppClient:
             self._fill_window(now)
             for link in self._links:
                 link.flush()
-            timeout = self._next_timeout(now)
-            readable, _, _ = select.select([*self._links, self._wake_r], [], [], timeout)
-            for ready in readable:
-                if ready is self._wake_r:
-                    self._drain_wake()
-                else:
-                    self._read(ready)
+            self._wait(self._next_timeout(now))
+
+    def _wait(self, timeout: float) -> None:
+        """Sleep until a link or the wake-up pipe is readable (or timeout), then read."""
+        readable, _, _ = select.select([*self._links, self._wake_r], [], [], timeout)
+        for ready in readable:
+            if ready is self._wake_r:
+                self._drain_wake()
+            else:
+                self._read(ready)
 
     def _drain_wake(self) -> None:
         try:
@@ -335,12 +338,7 @@ class SmppClient:
         sent stay unsent."""
         deadline = self._monotonic() + min(2.0, self.config.response_timeout_s)
         while (self._storing or self._outstanding) and (remaining := deadline - self._monotonic()) > 0:
-            readable, _, _ = select.select([*self._links, self._wake_r], [], [], remaining)
-            for ready in readable:
-                if ready is self._wake_r:
-                    self._drain_wake()
-                else:
-                    self._read(ready)
+            self._wait(remaining)
             self._take_stored()
             for link in self._links:
                 link.flush()
