@@ -204,6 +204,11 @@ class SmppClient:
             return self._cond.wait_for(lambda: self._bound, timeout)
 
     @property
+    def backlog(self) -> int:
+        """Messages submitted and not yet final: queued, in flight or waiting to be retried."""
+        return self._unfinished
+
+    @property
     def bound(self) -> bool:
         """True while a bound session is up."""
         return self._bound

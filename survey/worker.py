@@ -88,6 +88,9 @@ class Worker:
         self.runtime = runtime
         self.ctx = Context(surveys=surveys, config=policy)
         self.batch = batch
+        # Claim no more than about two seconds of sending: a message claimed is SUBMITTING, and one
+        # that waits long in the client's queue was checked against quiet hours long ago.
+        self.max_backlog = int(2 * client_config.tps) if client_config and client_config.tps else None
         # Parts of a reply wait for their siblings as long as the client would hold them in memory.
         self.fragment_ttl = timedelta(seconds=client_config.reassembly_ttl_s if client_config else 600)
         self.counts = WorkerCounts()
@@ -127,8 +130,11 @@ class Worker:
 
     def dispatch(self, now: datetime | None = None) -> int:
         now = now or self._now()
+        room = self.batch if self.max_backlog is None else min(self.batch, self.max_backlog - self.client.backlog)
+        if room <= 0:
+            return 0
         with self.runtime.session_factory.begin() as db:
-            messages = outbound.claim_due(db, now=now, ctx=self.ctx, limit=self.batch)
+            messages = outbound.claim_due(db, now=now, ctx=self.ctx, limit=room)
         # Committed as SUBMITTING before the client sees them: a crash now means a resend, never a loss.
         self.client.submit_many(messages)
         self.counts.submitted += len(messages)

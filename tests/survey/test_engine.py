@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from channels.models import Interaction, Subscriber
 from channels.services import record_interactions
+from smpp.config import ClientConfig
 from smpp.messages import InboundMessage as SmppInbound, OutgoingMessage, SubmitResult
 from smpp.reassembly import Concat, Fragment
 from smpp.receipts import DeliveryReceipt, ReceiptStatus
@@ -44,6 +45,10 @@ class FakeClient:
             self.on_submitted(SubmitResult(message.key, 1, 1, message_id, 0, False))
         self.unacked = []
         return ids
+
+    @property
+    def backlog(self) -> int:
+        return len(self.unacked)
 
     def start(self) -> None: ...
 
@@ -267,6 +272,21 @@ def test_a_reply_whose_parts_stop_arriving_is_kept_as_an_incomplete_reply(worker
     assert inbound.state is InboundState.PROCESSED
     step(worker, clock, minutes=11)  # joined parts are forgotten a time to live later
     assert db.scalar(select(func.count()).select_from(InboundFragment)) == 0
+
+
+def test_dispatch_claims_no_more_than_two_seconds_of_sending(runtime, policy, db, clock, outlets):
+    config = ClientConfig("127.0.0.1", 2775, "touchpoint", "secret", tps=5)
+    worker = Worker(runtime, client_config=config, surveys=load_surveys(), policy=policy, client_factory=FakeClient)
+    for i in range(25):
+        ingest(db, clock, f"b{i}", clock.now() - timedelta(minutes=10), msisdn=f"+861380000{i:04d}")
+    worker.evaluate(clock.now())
+    assert worker.dispatch(clock.now()) == 10  # two seconds at 5 per second
+    assert worker.dispatch(clock.now()) == 0  # none of them acked yet
+    worker.client.ack_all()
+    assert [worker.dispatch(clock.now()) for _ in range(2)] == [10, 0]
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(OutboundMessage).where(
+        OutboundMessage.state == OutboundState.PENDING)) == 5
 
 
 def test_receipts_settle_messages_whatever_the_id_form_even_before_the_ack(worker, db, clock):
