@@ -39,6 +39,7 @@ def claim_due(db: Session, *, now: datetime, ctx: Context, limit: int = 500) -> 
         .where(OutboundMessage.state == OutboundState.PENDING, OutboundMessage.due_at <= now)
         .order_by(OutboundMessage.due_at, OutboundMessage.id).limit(limit)).all()
     claimed, message_updates, first_sends = [], [], {}
+    quiet_until = next_allowed(now, tz=ctx.config.tz, start=ctx.config.quiet_start, end=ctx.config.quiet_end)
     for row in rows:
         if row.session_id is not None and row.purpose is MessagePurpose.QUESTION and not row.state.is_open:
             message_updates.append({"id": row.id, "state": OutboundState.CANCELLED})
@@ -49,6 +50,12 @@ def claim_due(db: Session, *, now: datetime, ctx: Context, limit: int = 500) -> 
             handle(db, db.get(SurveySession, row.session_id),
                    SendFailed("survey end passed before the first question went out"), now=now, ctx=ctx)
             continue
+        if row.session_id is not None and row.sent_at is None and quiet_until > now:
+            # Due before quiet hours began but not sent by then (a backlog, a worker that was down):
+            # the first text of a survey waits for the morning. Replies to what a subscriber just
+            # wrote (next question, thanks, confirmation) still go.
+            message_updates.append({"id": row.id, "state": OutboundState.PENDING, "due_at": quiet_until})
+            continue
         message_updates.append({"id": row.id, "state": OutboundState.SUBMITTING, "attempts": row.attempts + 1,
                                 "submitted_at": now})
         if row.session_id is not None and row.sent_at is None:
@@ -57,11 +64,13 @@ def claim_due(db: Session, *, now: datetime, ctx: Context, limit: int = 500) -> 
         # E.164 without its "+": the client sends destinations as international numbers (TON 1).
         claimed.append(OutgoingMessage(key=str(row.id), destination=row.msisdn.lstrip("+"), text=row.text,
                                        ref=row.id & 0xFF))
-    # Hundreds of rows a run: bulk UPDATEs by primary key, not a unit of work per object.
-    submitting = [u for u in message_updates if u["state"] is OutboundState.SUBMITTING]
-    for group in (submitting, [u for u in message_updates if u["state"] is not OutboundState.SUBMITTING]):
-        if group:
-            db.execute(update(OutboundMessage), group)
+    # Hundreds of rows a run: bulk UPDATEs by primary key, not a unit of work per object (one
+    # executemany per set of columns).
+    groups: dict[tuple[str, ...], list[dict]] = {}
+    for change in message_updates:
+        groups.setdefault(tuple(change), []).append(change)
+    for group in groups.values():
+        db.execute(update(OutboundMessage), group)
     if first_sends:
         db.execute(update(SurveySession), list(first_sends.values()))
     return claimed

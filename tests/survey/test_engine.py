@@ -274,6 +274,19 @@ def test_a_reply_whose_parts_stop_arriving_is_kept_as_an_incomplete_reply(worker
     assert db.scalar(select(func.count()).select_from(InboundFragment)) == 0
 
 
+def test_a_first_question_still_waiting_when_quiet_hours_begin_waits_for_the_morning(worker, db, clock):
+    clock.set(local(2026, 11, 18, 20, 50))
+    ingest(db, clock, "q1", local(2026, 11, 18, 20, 49))  # due 20:54, before quiet hours
+    worker.evaluate(clock.now())
+    clock.set(local(2026, 11, 18, 21, 2))  # but nothing was dispatched until 21:02
+    assert worker.dispatch(clock.now()) == 0
+    db.expire_all()
+    (message,) = db.scalars(select(OutboundMessage))
+    assert (message.state, message.due_at) == (OutboundState.PENDING, local(2026, 11, 19, 8, 0))
+    clock.set(local(2026, 11, 19, 8, 0))
+    assert worker.dispatch(clock.now()) == 1
+
+
 def test_dispatch_claims_no_more_than_two_seconds_of_sending(runtime, policy, db, clock, outlets):
     config = ClientConfig("127.0.0.1", 2775, "touchpoint", "secret", tps=5)
     worker = Worker(runtime, client_config=config, surveys=load_surveys(), policy=policy, client_factory=FakeClient)
