@@ -30,7 +30,7 @@ from smpp.messages import OutgoingMessage  # noqa: E402
 from survey import database  # noqa: E402
 from survey.clock import FrozenClock  # noqa: E402
 from survey.engine import build_worker  # noqa: E402
-from survey.models import Answer, InboundMessage, OutboundMessage, SurveySession  # noqa: E402
+from survey.models import Answer, InboundFragment, InboundMessage, OutboundMessage, SurveySession  # noqa: E402
 from survey.runtime import Runtime  # noqa: E402
 from survey.settings import Settings  # noqa: E402
 from survey.worker import Intervals  # noqa: E402
@@ -73,13 +73,17 @@ def transport_baseline(port: int, count: int, window: int) -> float:
     return count / elapsed
 
 
-def pending(db) -> int:
-    """Work the engine still has: unevaluated interactions, unsent messages, unparsed replies."""
-    return (db.scalar(select(func.count()).select_from(Interaction).where(Interaction.evaluated_at.is_(None)))
-            + db.scalar(select(func.count()).select_from(OutboundMessage).where(
-                OutboundMessage.state.in_((OutboundState.PENDING, OutboundState.SUBMITTING))))
-            + db.scalar(select(func.count()).select_from(InboundMessage).where(
-                InboundMessage.state == InboundState.RECEIVED)))
+def progress(db) -> tuple[int, int]:
+    """(work the engine still has: unevaluated interactions, unsent messages, parts of replies and
+    unparsed replies; replies stored so far)."""
+    pending = (db.scalar(select(func.count()).select_from(Interaction).where(Interaction.evaluated_at.is_(None)))
+               + db.scalar(select(func.count()).select_from(OutboundMessage).where(
+                   OutboundMessage.state.in_((OutboundState.PENDING, OutboundState.SUBMITTING))))
+               + db.scalar(select(func.count()).select_from(InboundFragment).where(
+                   InboundFragment.inbound_id.is_(None)))
+               + db.scalar(select(func.count()).select_from(InboundMessage).where(
+                   InboundMessage.state == InboundState.RECEIVED)))
+    return pending, db.scalar(select(func.count()).select_from(InboundMessage))
 
 
 def run_engine(port: int, count: int, window: int, folder: Path, *, scheduled: bool) -> dict:
@@ -108,6 +112,7 @@ def run_engine(port: int, count: int, window: int, folder: Path, *, scheduled: b
             record_interactions(db, items[start:start + 1000], now=clock.now(), tz=runtime.settings.tz)
     rounds = 0
     spent: Counter[str] = Counter()
+    last, idle_since = None, None
 
     def timed(name: str, job) -> None:
         began = time.perf_counter()
@@ -126,9 +131,16 @@ def run_engine(port: int, count: int, window: int, folder: Path, *, scheduled: b
             timed("SMPP round trip", lambda: worker.client.wait_idle(60))
             timed("record", lambda: worker.record(clock.now()))
         with runtime.session_factory() as db:
-            if pending(db) == 0 and worker.client.wait_idle(0) and not worker.has_events():
-                break
-    elapsed = time.perf_counter() - started
+            state = progress(db)
+        idle = state[0] == 0 and worker.client.wait_idle(0) and not worker.has_events()
+        if not idle or state != last:
+            idle_since = time.perf_counter() if idle else None
+            last = state
+        elif idle_since is not None:
+            # A reply can still be on its way after the last ack: done once nothing changed between
+            # two idle checks; the time is taken at the first of them.
+            break
+    elapsed = idle_since - started
     with runtime.session_factory() as db:
         answers = db.scalar(select(func.count()).select_from(Answer))
         sessions = db.scalar(select(func.count()).select_from(SurveySession))
@@ -157,8 +169,9 @@ def main() -> None:
     rate = args.interactions / result["elapsed"]
     per_interaction = result["sent"] / args.interactions
     print(f"simulator: 10 ms ack latency, window {args.window}, replies at once (realistic mix)")
-    print(f"engine: {args.interactions} interactions → {result['sessions']} sessions, {result['sent']} SMS out, "
-          f"{result['answers']} answers stored in {result['elapsed']:.1f} s")
+    for name, run in (("in rounds", stepped), ("scheduled", result)):
+        print(f"engine {name}: {args.interactions} interactions → {run['sessions']} sessions, {run['sent']} SMS out, "
+              f"{run['answers']} answers stored in {run['elapsed']:.1f} s")
     print(f"jobs in rounds, one after another: {args.interactions / stepped['elapsed']:,.0f} interactions/s; "
           "time by step: " + ", ".join(f"{k} {v:.2f} s" for k, v in stepped["spent"].most_common()))
     print(f"engine end-to-end (the worker's scheduler, jobs overlapping the SMPP traffic): "
