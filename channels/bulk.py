@@ -12,7 +12,7 @@ from enum import Enum
 from operator import itemgetter
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Table, bindparam, text, update
 from sqlalchemy.orm import Session
 
 UTC = timezone.utc
@@ -134,3 +134,21 @@ def existing_keys(db: Session, table: str, key: str, scope_column: str, scope: s
     for start in range(0, len(values), 5000):
         found.update(db.execute(stmt, {"scope": scope, "values": list(values[start:start + 5000])}).all())
     return found
+
+
+def update_rows(db: Session, table: Table, rows: Sequence[dict[str, Any]], *, key: str = "id") -> None:
+    """UPDATE table SET … WHERE key = … for many rows: one Core executemany per set of columns.
+
+    The ORM's bulk UPDATE by primary key keeps per-row bookkeeping that costs more than the
+    statement itself on the hot paths (acks, claims and decisions by the thousand).
+    """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    connection = db.connection()
+    for columns, group in groups.items():
+        names = [c for c in columns if c != key]
+        # Bind names differ from the column names: SQLAlchemy reserves those for its own SET params.
+        statement = (update(table).where(table.c[key] == bindparam("key_"))
+                     .values({c: bindparam(f"{c}_") for c in names}))
+        connection.execute(statement, [{"key_": row[key], **{f"{c}_": row[c] for c in names}} for row in group])

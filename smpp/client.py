@@ -20,14 +20,14 @@ again: if the SMSC had accepted it and only the ack was lost, the subscriber get
 segments that were never acknowledged.
 
 Inbound: receipts (``esm_class & 0x3C == 0x04``) go to ``on_receipt``; replies are decoded,
-reassembled and handed to ``on_inbound`` *before* deliver_sm_resp is written. With
+reassembled and handed to ``on_inbound``; both *before* deliver_sm_resp is written. With
 ``on_fragment``, each part of a multipart reply goes there instead, to be stored and joined by
-the caller, so no acknowledged part lives only in memory. ``on_replies`` takes the place of
-both and gets every reply and part waiting at once, in arrival order, to store in one
-transaction. If a callback raises (nothing could be stored), the answer is ESME_RX_T_APPN so
-the SMSC retries. These run on a store thread of their own, so a database that is slow or
-locked delays only the answers to replies, never acks or keepalives; the other callbacks run
-on the I/O thread: keep them short.
+the caller, so no acknowledged part lives only in memory. ``on_replies`` takes the place of all
+three and gets every reply, part and receipt waiting at once, in arrival order, to store in one
+transaction. If a callback raises (nothing could be stored), the answer is ESME_RX_T_APPN so the
+SMSC delivers again. These run on a store thread of their own, so a database that is slow or
+locked delays only the answers to deliver_sm, never acks or keepalives; ``on_submitted`` runs on
+the I/O thread: keep it short.
 """
 from __future__ import annotations
 
@@ -114,10 +114,9 @@ class SmppClient:
         self._monotonic = monotonic
         self._bucket = TokenBucket(config.tps, monotonic=monotonic)
         self._store = StoreThread(on_inbound=on_inbound, on_fragment=on_fragment,
-                                  on_replies=on_replies, wake=self._wake)
-        self._inbound = InboundHandler(
-            on_receipt=on_receipt or (lambda r: None), keep_fragments=self._store.keeps_fragments,
-            monotonic=monotonic, reassembly_ttl=config.reassembly_ttl_s)
+                                  on_receipt=on_receipt, on_replies=on_replies, wake=self._wake)
+        self._inbound = InboundHandler(keep_fragments=self._store.keeps_fragments,
+                                       monotonic=monotonic, reassembly_ttl=config.reassembly_ttl_s)
         self.stats = ClientStats()
         self._inbox: deque[list[_Segment]] = deque()
         self._cond = threading.Condition()

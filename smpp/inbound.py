@@ -1,9 +1,9 @@
 """Requests the SMSC sends us: receipts and replies become dataclasses handed to callbacks, and
 every request gets the answer SMPP expects, including the malformed ones.
 
-A reply is not stored here: handle_request returns a PendingStore, which the client runs on its
-store thread (a slow database must not stall acks and keepalives on the I/O thread) and then
-answers with respond()."""
+Nothing is stored here: for a reply or a receipt handle_request returns a PendingStore, which the
+client runs on its store thread (a slow database must not stall acks and keepalives on the I/O
+thread) and then answers with respond()."""
 from __future__ import annotations
 
 import logging
@@ -22,10 +22,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PendingStore:
-    """A reply (or one part of it) to store before its deliver_sm is answered."""
+    """A reply (or one part of it) or a receipt, to store before its deliver_sm is answered."""
 
     sequence: int
-    item: InboundMessage | Fragment
+    item: InboundMessage | Fragment | DeliveryReceipt
     assembled: Assembled | None = None  # joined in memory: put its other parts back if storing fails
     last_part: int = 0  # the part whose arrival completed `assembled`; the SMSC resends only it
 
@@ -37,10 +37,9 @@ class InboundHandler:
     otherwise parts are joined here, in memory, and only whole replies are handed on.
     """
 
-    def __init__(self, *, on_receipt: Callable[[DeliveryReceipt], None], keep_fragments: bool = False,
+    def __init__(self, *, keep_fragments: bool = False,
                  monotonic: Callable[[], float] = time.monotonic,
                  reassembly_ttl: float = 600.0) -> None:
-        self._on_receipt = on_receipt
         self._keep_fragments = keep_fragments
         self._monotonic = monotonic
         self.reassembler = Reassembler(ttl=reassembly_ttl)
@@ -76,8 +75,10 @@ class InboundHandler:
         return wire.build("deliver_sm_resp", sequence=head.sequence, status=outcome)
 
     def respond(self, pending: PendingStore, stored: bool, stats: Any) -> bytes:
-        """The deliver_sm_resp for a reply once its store has run."""
-        if stored:
+        """The deliver_sm_resp for a reply or receipt once its store has run."""
+        if stored and isinstance(pending.item, DeliveryReceipt):
+            stats.receipts += 1
+        elif stored:
             stats.inbound += 1
         elif pending.assembled is not None:
             self.reassembler.restore(pending.assembled, except_seqnum=pending.last_part,
@@ -91,7 +92,7 @@ class InboundHandler:
         body = pdu.short_message or pdu.message_payload or b""
         source, destination = wire.text_field(pdu.source_addr), wire.text_field(pdu.destination_addr)
         if is_receipt_esm(esm):
-            return self._receipt(pdu, decode(body, data_coding), source, destination, stats)
+            return self._receipt(sequence, pdu, decode(body, data_coding), source, destination, stats)
         if esm & ESM_UDHI:
             concat, body = split_udh(body)
         else:
@@ -110,7 +111,8 @@ class InboundHandler:
             source, destination, assembled.text, data_coding, segments=concat.total,
             reference=concat.ref), assembled, concat.seqnum)
 
-    def _receipt(self, pdu: Any, text: str, source: str, destination: str, stats: Any) -> int:
+    def _receipt(self, sequence: int, pdu: Any, text: str, source: str, destination: str,
+                 stats: Any) -> int | PendingStore:
         network_error = pdu.network_error_code.hex() if pdu.network_error_code else None
         receipt = receipt_from_deliver(
             text, receipted_message_id=wire.text_field(pdu.receipted_message_id) or None,
@@ -121,11 +123,5 @@ class InboundHandler:
             stats.malformed += 1
             log.error("unreadable delivery receipt from %s: %r", source, text)
             return wire.ROK
-        try:
-            self._on_receipt(receipt)
-        except Exception:
-            log.exception("on_receipt failed for %s; asking the SMSC to retry", receipt.message_id)
-            return wire.RX_T_APPN
-        stats.receipts += 1
-        return wire.ROK
+        return PendingStore(sequence, receipt)
 

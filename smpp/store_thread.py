@@ -1,8 +1,9 @@
-"""The client's store thread: replies are stored here, in arrival order and in batches, so a slow
-or locked database delays only the answers to replies, never acks or keepalives on the I/O thread.
+"""The client's store thread: replies and receipts are stored here, in arrival order and in
+batches, so a slow or locked database delays only the answers to deliver_sm, never acks or
+keepalives on the I/O thread.
 
 Each verdict (stored or not) goes back to the I/O thread through `done`, which answers the
-deliver_sm; a reply that could not be stored is answered with an error so the SMSC retries.
+deliver_sm; what could not be stored is answered with an error so the SMSC delivers it again.
 """
 from __future__ import annotations
 
@@ -15,23 +16,26 @@ from typing import Any, Callable
 from smpp.inbound import PendingStore
 from smpp.messages import InboundMessage
 from smpp.reassembly import Fragment
+from smpp.receipts import DeliveryReceipt
 
 log = logging.getLogger(__name__)
 
-BATCH = 500  # replies stored in one call of on_replies at most
+BATCH = 500  # replies and receipts stored in one call of on_replies at most
 
-Reply = InboundMessage | Fragment
+Reply = InboundMessage | Fragment | DeliveryReceipt
 
 
 class StoreThread:
     """Runs the store callbacks: on_replies for everything waiting at once (one transaction), or
-    on_inbound / on_fragment one reply at a time."""
+    on_inbound / on_fragment / on_receipt one at a time."""
 
     def __init__(self, *, on_inbound: Callable[[InboundMessage], None] | None,
                  on_fragment: Callable[[Fragment], None] | None,
+                 on_receipt: Callable[[DeliveryReceipt], None] | None,
                  on_replies: Callable[[list[Reply]], None] | None,
                  wake: Callable[[], None]) -> None:
         self._on_inbound = on_inbound or (lambda message: None)
+        self._on_receipt = on_receipt or (lambda receipt: None)
         self._on_fragment = on_fragment
         self._on_replies = on_replies
         self._wake = wake
@@ -83,11 +87,15 @@ class StoreThread:
         return [self._store_one(pending.item) for pending in pendings]
 
     def _store_one(self, item: Reply) -> bool:
-        # Parts reach here only when on_fragment was given (see keeps_fragments).
-        store = self._on_fragment if isinstance(item, Fragment) else self._on_inbound
+        if isinstance(item, DeliveryReceipt):
+            store = self._on_receipt
+        elif isinstance(item, Fragment):
+            store = self._on_fragment  # given: without it, parts are joined in memory
+        else:
+            store = self._on_inbound
         try:
             store(item)
         except Exception:
-            log.exception("storing a reply from %s failed; asking the SMSC to retry", item.source)
+            log.exception("storing a deliver_sm from %s failed; asking the SMSC to retry", item.source)
             return False
         return True

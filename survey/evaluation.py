@@ -6,10 +6,10 @@ from collections import Counter
 from datetime import datetime
 from typing import Mapping
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from channels.bulk import insert_rows
+from channels.bulk import insert_rows, update_rows
 from channels.models import BusinessType, City, Interaction, Outlet, Region, Subscriber
 from channels.phones import PhoneError, normalize_msisdn
 from survey.definitions import Survey
@@ -79,7 +79,7 @@ def evaluate_pending(db: Session, *, now: datetime, config: PolicyConfig, survey
         last_survey[interaction.msisdn] = verdict.send_at
         open_numbers.add(interaction.msisdn)
     # A batch is a thousand rows: bulk statements, not a unit of work per object.
-    db.execute(update(Interaction), decided)
+    update_rows(db, Interaction.__table__, decided)
     if sessions:
         ids = dict(db.execute(insert(SurveySession).returning(SurveySession.interaction_id, SurveySession.id),
                               sessions).all())

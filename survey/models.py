@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, Un
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from channels.models import Base, Interaction, str_enum
-from survey.states import InboundState, MessagePurpose, OutboundState, SessionState
+from survey.states import InboundState, MessagePurpose, OutboundState, ReceiptState, SessionState
 
 
 class SurveySession(Base):
@@ -99,6 +99,22 @@ class InboundMessage(Base):
     parsed_kind: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(String(256))
     processed_at: Mapped[datetime | None]
+
+
+class InboundReceipt(Base):
+    """A delivery receipt as received, stored before it is acknowledged; the record job matches it
+    to its segment, waiting for the ack when the receipt overtook it."""
+
+    __tablename__ = "inbound_receipts"
+    __table_args__ = (Index("ix_inbound_receipts_state", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    smsc_id: Mapped[str] = mapped_column(String(64))  # as the SMSC wrote it
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(String(16))
+    done_at: Mapped[datetime | None]
+    received_at: Mapped[datetime]
+    state: Mapped[ReceiptState] = mapped_column(str_enum(ReceiptState))
 
 
 class InboundFragment(Base):

@@ -8,20 +8,23 @@ ack was lost, which SMPP cannot tell apart from a lost submit).
 """
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from channels.bulk import insert_rows
+from channels.bulk import insert_rows, update_rows
 from smpp.messages import OutgoingMessage, SubmitResult
 from smpp.receipts import DeliveryReceipt, ReceiptStatus, message_id_candidates
 from survey.machine import Acked, SendFailed, Snapshot, advance
-from survey.models import OutboundMessage, OutboundSegment, SurveySession
+from survey.models import InboundReceipt, OutboundMessage, OutboundSegment, SurveySession
 from survey.quiet_hours import next_allowed
 from survey.sessions import Context, handle
-from survey.states import MessagePurpose, OutboundState
+from survey.states import MessagePurpose, OutboundState, ReceiptState
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 SEGMENT_COLUMNS = ("message_id", "seq", "smsc_id", "smsc_id_alt", "receipt_status", "receipt_error", "receipt_at")
@@ -64,15 +67,9 @@ def claim_due(db: Session, *, now: datetime, ctx: Context, limit: int = 500) -> 
         # E.164 without its "+": the client sends destinations as international numbers (TON 1).
         claimed.append(OutgoingMessage(key=str(row.id), destination=row.msisdn.lstrip("+"), text=row.text,
                                        ref=row.id & 0xFF))
-    # Hundreds of rows a run: bulk UPDATEs by primary key, not a unit of work per object (one
-    # executemany per set of columns).
-    groups: dict[tuple[str, ...], list[dict]] = {}
-    for change in message_updates:
-        groups.setdefault(tuple(change), []).append(change)
-    for group in groups.values():
-        db.execute(update(OutboundMessage), group)
-    if first_sends:
-        db.execute(update(SurveySession), list(first_sends.values()))
+    # Hundreds of rows a run: bulk UPDATEs by primary key, not a unit of work per object.
+    update_rows(db, OutboundMessage.__table__, message_updates)
+    update_rows(db, SurveySession.__table__, list(first_sends.values()))
     return claimed
 
 
@@ -118,8 +115,7 @@ def record_submit_results(db: Session, results: Iterable[SubmitResult], *, now: 
                 if message.purpose is MessagePurpose.QUESTION:
                     first_questions.add(message.session_id)
     insert_rows(db, "outbound_segments", SEGMENT_COLUMNS, segments, conflict=("message_id", "seq"))
-    if settled:
-        db.execute(update(OutboundMessage), list(settled.values()))
+    update_rows(db, OutboundMessage.__table__, list(settled.values()))
     _count_and_advance(db, spent, first_questions, ctx=ctx)
 
 
@@ -137,8 +133,7 @@ def _count_and_advance(db: Session, spent: dict[int, int], acked_questions: set[
             step = advance(ctx.surveys[row.survey], Snapshot(row.state, row.question, row.reasks), Acked())
             change["state"] = step.state
         changes.append(change)
-    for keys in {frozenset(c) for c in changes}:  # one executemany per shape of update
-        db.execute(update(SurveySession), [c for c in changes if frozenset(c) == keys])
+    update_rows(db, SurveySession.__table__, changes)
 
 
 def _on_failure(db: Session, message: OutboundMessage, result: SubmitResult, *, now: datetime, ctx: Context) -> None:
@@ -158,6 +153,43 @@ def _on_failure(db: Session, message: OutboundMessage, result: SubmitResult, *, 
     message.smpp_status = result.status
     message.due_at = next_allowed(retry_at, tz=ctx.config.tz, start=ctx.config.quiet_start,
                                   end=ctx.config.quiet_end)
+
+
+def store_receipts(connection: Connection, receipts: list[DeliveryReceipt], *, now: datetime) -> None:
+    """Keep receipts as received; the caller commits before the SMSC is answered."""
+    if receipts:
+        connection.execute(insert(InboundReceipt.__table__), [
+            {"smsc_id": r.message_id[:64], "status": r.status.value, "error": (r.error or None) and r.error[:16],
+             "done_at": r.done_date, "received_at": now, "state": ReceiptState.RECEIVED.value}
+            for r in receipts])
+
+
+def apply_stored_receipts(db: Session, *, now: datetime, patience: timedelta) -> int:
+    """Match stored receipts to their segments; returns how many still wait for a match.
+
+    One that matches nothing may have overtaken its ack and is tried again at the next run, until
+    patience has passed (its ack never came: the message was resent under another id).
+    """
+    table = InboundReceipt.__table__
+    rows = db.execute(select(table.c.id, table.c.smsc_id, table.c.status, table.c.error, table.c.done_at,
+                             table.c.received_at)
+                      .where(table.c.state == ReceiptState.RECEIVED.value).order_by(table.c.id)).all()
+    receipts = [DeliveryReceipt(row.smsc_id, ReceiptStatus(row.status), row.error, done_date=row.done_at)
+                for row in rows]
+    unmatched = {id(receipt) for receipt in record_receipts(db, receipts, now=now)}
+    changes, waiting = [], 0
+    for row, receipt in zip(rows, receipts):
+        if id(receipt) not in unmatched:
+            changes.append({"receipt_id": row.id, "state": ReceiptState.MATCHED.value})
+        elif now - row.received_at >= patience:
+            log.warning("receipt for unknown SMSC id %s given up", row.smsc_id)
+            changes.append({"receipt_id": row.id, "state": ReceiptState.UNMATCHED.value})
+        else:
+            waiting += 1
+    if changes:
+        db.connection().execute(update(table).where(table.c.id == bindparam("receipt_id"))
+                                .values(state=bindparam("state")), changes)
+    return waiting
 
 
 def record_receipts(db: Session, receipts: Iterable[DeliveryReceipt], *, now: datetime) -> list[DeliveryReceipt]:

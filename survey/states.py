@@ -46,6 +46,12 @@ class InboundState(StrEnum):
     ERROR = "error"
 
 
+class ReceiptState(StrEnum):
+    RECEIVED = "received"  # stored, not yet matched to a segment
+    MATCHED = "matched"
+    UNMATCHED = "unmatched"  # no segment had its id after the patience (its ack never came)
+
+
 class MessagePurpose(StrEnum):
     QUESTION = "question"
     REASK = "reask"

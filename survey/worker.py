@@ -3,17 +3,18 @@
 Jobs (each opens its own transaction and can be killed at any point):
   evaluate  new interactions → decision, and a session + first question for the surveyed
   dispatch  due outbound rows → SUBMITTING (committed) → the SMPP client
-  record    acks, then receipts, queued by the client's I/O thread (a receipt that overtook its ack
-            waits); under start() a thread of its own records them as they arrive
+  record    acks queued by the client's I/O thread, then the receipts its store thread stored (a
+            receipt that overtook its ack waits); under start() a thread of its own records them
+            as they arrive
   replies   stored replies → parsed → answers, follow-ups, opt-outs (and the parts of a multipart
             reply that stopped arriving → an incomplete reply)
   expire    sessions whose reply window (or survey end) has passed
 
-Replies are stored by the client's store thread, in batches, before deliver_sm_resp is written,
-so an SMSC is told "received" only for what is committed; each part of a multipart reply is a row
-of its own until the last one arrives, so a restart between parts loses none. Jobs share one
-executor thread: SQLite has one writer at a time anyway, and ordered jobs are easier to reason
-about.
+Replies and receipts are stored by the client's store thread, in batches, before deliver_sm_resp
+is written, so an SMSC is told "received" only for what is committed; each part of a multipart
+reply is a row of its own until the last one arrives, so a restart between parts loses none. Jobs
+share one executor thread: SQLite has one writer at a time anyway, and ordered jobs are easier to
+reason about.
 """
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ from survey.states import OPEN_STATES
 log = logging.getLogger(__name__)
 
 RECEIPT_PATIENCE = timedelta(minutes=10)
+RECEIPTS_STORED = object()  # queued by the store thread after it commits receipts: wakes the recorder
 
 
 @dataclass
@@ -94,29 +96,33 @@ class Worker:
         # Parts of a reply wait for their siblings as long as the client would hold them in memory.
         self.fragment_ttl = timedelta(seconds=client_config.reassembly_ttl_s if client_config else 600)
         self.counts = WorkerCounts()
-        self._events: queue.SimpleQueue[SubmitResult | DeliveryReceipt] = queue.SimpleQueue()
+        self._events: queue.SimpleQueue[SubmitResult | object] = queue.SimpleQueue()
         self.client = client_factory(client_config, on_submitted=self._events.put,
-                                     on_receipt=self._events.put, on_replies=self._store_replies)
+                                     on_replies=self._store_replies)
         self._scheduler = None
         self._recorder: threading.Thread | None = None
         self._stopping = threading.Event()
         self._carry: list = []
-        self._held: dict[DeliveryReceipt, datetime] = {}  # unmatched receipt -> first seen
+        self._receipts_waiting = True  # stored receipts not matched yet (a restart may have left some)
 
     def _now(self) -> datetime:
         return self.runtime.clock.now()
 
-    def _store_replies(self, items: list[SmppInbound | Fragment]) -> None:
+    def _store_replies(self, items: list[SmppInbound | Fragment | DeliveryReceipt]) -> None:
         # On the SMPP client's store thread, one transaction for all that arrived together; an
         # exception here makes the client ask the SMSC to deliver them again.
         now, region = self._now(), self.runtime.settings.default_region
+        receipts = [item for item in items if isinstance(item, DeliveryReceipt)]
         with self.runtime.session_factory.begin() as db:
             connection = db.connection()
+            outbound.store_receipts(connection, receipts, now=now)
             for item in items:
                 if isinstance(item, Fragment):
                     store_fragment(connection, item, now=now, region=region)
-                else:
+                elif isinstance(item, SmppInbound):
                     store_inbound(connection, item, now=now, region=region)
+        if receipts:
+            self._events.put(RECEIPTS_STORED)
 
     # -- jobs ------------------------------------------------------------------------------------
 
@@ -141,7 +147,8 @@ class Worker:
         return len(messages)
 
     def record(self, now: datetime | None = None) -> int:
-        """Store acks and receipts in arrival order, then look again for receipts that overtook their ack."""
+        """Store acks in arrival order, then match the stored receipts (acks first: a receipt can only
+        match a segment whose ack is stored; one that overtook its ack waits for the next run)."""
         now = now or self._now()
         events, self._carry = self._carry, []
         while True:
@@ -149,38 +156,22 @@ class Worker:
                 events.append(self._events.get_nowait())
             except queue.Empty:
                 break
-        held = list(self._held)
-        if not events and not held:
+        if not events and not self._receipts_waiting:
             return 0
+        acks = [event for event in events if event is not RECEIPTS_STORED]
         try:
             with self.runtime.session_factory.begin() as db:
-                unmatched = self._record(db, events, now)
-                unmatched += outbound.record_receipts(db, held, now=now)
+                outbound.record_submit_results(db, acks, now=now, ctx=self.ctx)
+                waiting = outbound.apply_stored_receipts(db, now=now, patience=RECEIPT_PATIENCE)
         except Exception:
             self._carry = events  # not lost: the next run records them
             raise
-        self._hold(unmatched, now)
-        return len(events)
+        self._receipts_waiting = waiting > 0
+        return len(acks)
 
     def has_events(self) -> bool:
         """Whether acks or receipts wait to be recorded."""
-        return bool(self._carry) or not self._events.empty()
-
-    def _record(self, db, events: list, now: datetime) -> list[DeliveryReceipt]:
-        # Acks first: a receipt can only match a segment whose ack is stored.
-        outbound.record_submit_results(db, [e for e in events if isinstance(e, SubmitResult)], now=now, ctx=self.ctx)
-        return outbound.record_receipts(db, [e for e in events if isinstance(e, DeliveryReceipt)], now=now)
-
-    def _hold(self, receipts: list[DeliveryReceipt], now: datetime) -> None:
-        """Receipts that match nothing yet wait for their ack; after RECEIPT_PATIENCE they are dropped."""
-        held = {}
-        for receipt in receipts:
-            first_seen = self._held.get(receipt, now)
-            if now - first_seen < RECEIPT_PATIENCE:
-                held[receipt] = first_seen
-            else:
-                log.warning("receipt for unknown SMSC id %s dropped", receipt.message_id)
-        self._held = held
+        return bool(self._carry) or not self._events.empty() or self._receipts_waiting
 
     def replies(self, now: datetime | None = None) -> Counter:
         now = now or self._now()
@@ -259,7 +250,7 @@ class Worker:
             try:
                 self._carry.append(self._events.get(timeout=idle))
             except queue.Empty:
-                if not self._held and not self._carry:
+                if not self._receipts_waiting and not self._carry:
                     continue
             record()
 

@@ -14,9 +14,10 @@ from smpp.messages import InboundMessage as SmppInbound, OutgoingMessage, Submit
 from smpp.reassembly import Concat, Fragment
 from smpp.receipts import DeliveryReceipt, ReceiptStatus
 from survey.definitions import load_surveys
-from survey.models import Answer, InboundFragment, InboundMessage, OutboundMessage, OutboundSegment, SurveySession
+from survey.models import (Answer, InboundFragment, InboundMessage, InboundReceipt, OutboundMessage,
+                           OutboundSegment, SurveySession)
 from survey.policy import PolicyConfig
-from survey.states import InboundState, MessagePurpose, OutboundState, SessionState
+from survey.states import InboundState, MessagePurpose, OutboundState, ReceiptState, SessionState
 from survey.worker import Worker
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -26,8 +27,8 @@ PHONE = "+8613812341234"
 class FakeClient:
     """Collects submits; the test decides what the SMSC answers."""
 
-    def __init__(self, config, *, on_submitted, on_receipt, on_replies):
-        self.on_submitted, self.on_receipt, self.on_replies = on_submitted, on_receipt, on_replies
+    def __init__(self, config, *, on_submitted, on_replies):
+        self.on_submitted, self.on_replies = on_submitted, on_replies
         self.sent: list[OutgoingMessage] = []
         self.unacked: list[OutgoingMessage] = []
         self._ids = iter(range(0x1000, 0x100000))
@@ -302,11 +303,37 @@ def test_dispatch_claims_no_more_than_two_seconds_of_sending(runtime, policy, db
         OutboundMessage.state == OutboundState.PENDING)) == 5
 
 
+def test_a_receipt_stored_before_a_crash_is_matched_after_the_restart(worker, runtime, policy, db, clock):
+    ingest(db, clock, "c1", clock.now() - timedelta(minutes=10))
+    step(worker, clock)  # the question is sent and its ack recorded
+    (smsc_id,) = db.scalars(select(OutboundSegment.smsc_id)).all()
+    worker.client.on_replies([DeliveryReceipt(message_id=smsc_id, status=ReceiptStatus.DELIVERED)])
+    # Stored and acknowledged to the SMSC; the worker dies before matching it.
+    restarted = Worker(runtime, client_config=None, surveys=load_surveys(), policy=policy, client_factory=FakeClient)
+    restarted.record(clock.now())
+    db.expire_all()
+    assert db.scalar(select(OutboundMessage.state)) is OutboundState.DELIVERED
+    assert db.scalar(select(InboundReceipt.state)) is ReceiptState.MATCHED
+
+
+def test_a_receipt_whose_ack_never_comes_is_given_up_after_ten_minutes(worker, db, clock):
+    worker.client.on_replies([DeliveryReceipt(message_id="FFFF", status=ReceiptStatus.DELIVERED)])
+    worker.record(clock.now())
+    clock.advance(minutes=9)
+    worker.record(clock.now())
+    assert db.scalar(select(InboundReceipt.state)) is ReceiptState.RECEIVED  # may still overtake its ack
+    clock.advance(minutes=1)
+    worker.record(clock.now())
+    db.expire_all()
+    assert db.scalar(select(InboundReceipt.state)) is ReceiptState.UNMATCHED
+    assert not worker.has_events()
+
+
 def test_receipts_settle_messages_whatever_the_id_form_even_before_the_ack(worker, db, clock):
     ingest(db, clock, "k1", clock.now() - timedelta(minutes=10))
     worker.run_once(clock.now())
     message = worker.client.unacked[0]
-    worker.client.on_receipt(DeliveryReceipt(message_id=str(0x1000), status=ReceiptStatus.DELIVERED))
+    worker.client.on_replies([DeliveryReceipt(message_id=str(0x1000), status=ReceiptStatus.DELIVERED)])
     worker.record(clock.now())  # the receipt overtook the ack: held, not lost
     worker.client.ack_all()  # the ack says "1000" (hex); the receipt said 4096 (decimal)
     worker.record(clock.now())
