@@ -64,24 +64,34 @@ def _reply_of(answer: Answer) -> ParsedReply:
 
 
 class Outbox:
-    """The answers and messages a batch creates, inserted together by one bulk statement each."""
+    """What a batch changes besides its sessions: answers and messages to insert, pending messages
+    to cancel; written by one bulk statement each."""
 
     def __init__(self) -> None:
         self.answers: list[dict] = []
         self.messages: list[dict] = []
+        self.cancelled: set[int] = set()  # sessions whose stored pending messages are cancelled
 
     def cancel(self, session_id: int) -> None:
-        """Cancel this session's messages created in the batch (stored ones are updated in SQL)."""
+        """Cancel the session's pending messages: stored ones at flush, this batch's ones now."""
+        self.cancelled.add(session_id)
         for message in self.messages:
             if message["session_id"] == session_id and message["state"] is OutboundState.PENDING:
                 message["state"] = OutboundState.CANCELLED
 
     def flush(self, db: Session) -> None:
+        connection = db.connection()
+        # Cancel before inserting: a message created after the cancel (a confirmation) must stay.
+        if self.cancelled:
+            messages = OutboundMessage.__table__
+            connection.execute(update(messages).where(messages.c.session_id.in_(self.cancelled),
+                                                      messages.c.state == OutboundState.PENDING.value)
+                               .values(state=OutboundState.CANCELLED.value))
         if self.answers:
-            db.execute(insert(Answer), self.answers)
+            connection.execute(insert(Answer.__table__), self.answers)
         if self.messages:
-            db.execute(insert(OutboundMessage), self.messages)
-        self.answers, self.messages = [], []
+            connection.execute(insert(OutboundMessage.__table__), self.messages)
+        self.answers, self.messages, self.cancelled = [], [], set()
 
 
 def handle(db: Session, session: SurveySession, event: Event, *, now: datetime, ctx: Context,
@@ -106,13 +116,6 @@ def handle(db: Session, session: SurveySession, event: Event, *, now: datetime, 
             known.answers(session)[action.question] = action.reply
         elif isinstance(action, CancelPending):
             outbox.cancel(session.id)
-            # No session sync: matching the criteria against every object of a big batch costs more
-            # than the update, and messages of this batch are cancelled in the outbox above.
-            db.execute(update(OutboundMessage)
-                       .where(OutboundMessage.session_id == session.id,
-                              OutboundMessage.state == OutboundState.PENDING)
-                       .values(state=OutboundState.CANCELLED)
-                       .execution_options(synchronize_session=False))
         elif isinstance(action, RecordOptOut):
             record_opt_out(db, session.msisdn, now=now, source=f"reply to session {session.id}")
         else:

@@ -165,6 +165,21 @@ def test_td_mid_survey_ends_it_confirms_once_and_blocks_future_surveys(worker, d
     assert len(worker.client.sent) == 3
 
 
+def test_td_before_the_reason_question_went_out_cancels_it(worker, db, clock):
+    ingest(db, clock, "o3", clock.now() - timedelta(minutes=10))
+    step(worker, clock)
+    reply(worker, "4")
+    worker.replies(clock.now())  # the reason question is stored, not yet dispatched
+    reply(worker, "TD")
+    worker.replies(clock.now())
+    db.expire_all()
+    states = {(m.purpose, m.question): m.state for m in db.scalars(select(OutboundMessage))}
+    assert states[(MessagePurpose.QUESTION, "reason")] is OutboundState.CANCELLED
+    assert states[(MessagePurpose.OPTOUT_CONFIRM, None)] is OutboundState.PENDING
+    worker.dispatch(clock.now())
+    assert "退订" in texts(worker)[-1] and not any("原因" in t for t in texts(worker))
+
+
 def test_a_second_interaction_three_days_later_is_skipped_as_fatigue(worker, db, clock):
     ingest(db, clock, "f1", clock.now() - timedelta(minutes=10))
     step(worker, clock)
