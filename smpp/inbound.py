@@ -46,7 +46,7 @@ class InboundHandler:
 
     def handle_request(self, head: wire.Header, frame: bytes, stats: Any) -> bytes | PendingStore | None:
         """Act on one request PDU and return the bytes of its response (None: no response), or the
-        reply to store first (answer it with respond())."""
+        reply or receipt to store first (answer it with respond())."""
         name = head.name
         if name is None:
             stats.malformed += 1

@@ -159,7 +159,7 @@ def store_receipts(connection: Connection, receipts: list[DeliveryReceipt], *, n
     """Keep receipts as received; the caller commits before the SMSC is answered."""
     if receipts:
         connection.execute(insert(InboundReceipt.__table__), [
-            {"smsc_id": r.message_id[:64], "status": r.status.value, "error": (r.error or None) and r.error[:16],
+            {"smsc_id": r.message_id[:64], "status": r.status.value, "error": r.error[:16] if r.error else None,
              "done_at": r.done_date, "received_at": now, "state": ReceiptState.RECEIVED.value}
             for r in receipts])
 
