@@ -77,14 +77,19 @@ class StoreThread:
             self._wake()
 
     def _store(self, pendings: list[PendingStore]) -> list[bool]:
-        if self._on_replies is not None:
-            try:
-                self._on_replies([pending.item for pending in pendings])
-            except Exception:
-                log.exception("storing %d replies failed; asking the SMSC to retry", len(pendings))
-                return [False] * len(pendings)
+        if self._on_replies is None:
+            return [self._store_one(pending.item) for pending in pendings]
+        try:
+            self._on_replies([pending.item for pending in pendings])
             return [True] * len(pendings)
-        return [self._store_one(pending.item) for pending in pendings]
+        except Exception:
+            if len(pendings) == 1:
+                log.exception("storing a deliver_sm from %s failed; asking the SMSC to retry",
+                              pendings[0].item.source)
+                return [False]
+        # One bad item must not hold back the rest of its batch, now and each time it comes again.
+        log.warning("storing %d deliver_sm together failed; storing them one by one", len(pendings))
+        return [verdict for pending in pendings for verdict in self._store([pending])]
 
     def _store_one(self, item: Reply) -> bool:
         if isinstance(item, DeliveryReceipt):

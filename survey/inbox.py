@@ -29,8 +29,13 @@ def store_inbound(connection: Connection, message: SmppInbound, *, now: datetime
     unit of work.
     """
     connection.execute(insert(InboundMessage.__table__).values(
-        msisdn=_msisdn(message.source, region), destination=message.destination[:32], text=message.text,
+        msisdn=_msisdn(message.source, region), destination=message.destination[:32], text=_storable(message.text),
         received_at=now, state=InboundState.RECEIVED.value))
+
+
+def _storable(text: str) -> str:
+    # A UCS2 or Latin-1 body can decode to NUL characters, which PostgreSQL text cannot hold.
+    return text.replace("\x00", "")
 
 
 def _msisdn(source: str, region: str) -> str:
@@ -91,7 +96,7 @@ def _parts(connection: Connection, key: dict) -> list[tuple[Fragment, int | None
 def _join(connection: Connection, key: dict, fragments: list[Fragment], *, now: datetime) -> int:
     missing = key["total"] - len(fragments)
     inbound_id = connection.execute(insert(InboundMessage.__table__).values(
-        msisdn=key["msisdn"], destination=key["destination"], text=assemble(fragments), received_at=now,
+        msisdn=key["msisdn"], destination=key["destination"], text=_storable(assemble(fragments)), received_at=now,
         state=InboundState.RECEIVED.value,
         error=f"incomplete: {missing} of {key['total']} parts never arrived" if missing else None,
     ).returning(InboundMessage.__table__.c.id)).scalar_one()

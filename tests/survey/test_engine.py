@@ -274,6 +274,13 @@ def test_a_multipart_reply_survives_a_restart_between_its_parts(worker, runtime,
         ("satisfaction", 4, ["wait_time"])]
 
 
+def test_nul_characters_in_a_reply_are_dropped_so_every_database_stores_it(worker, db):
+    reply(worker, "\x005\x00")
+    worker.client.on_replies(parts_of("4\x00分，排队", 2))
+    db.expire_all()
+    assert sorted(db.scalars(select(InboundMessage.text))) == ["4分，排队", "5"]
+
+
 def test_a_reply_whose_parts_stop_arriving_is_kept_as_an_incomplete_reply(worker, db, clock):
     ingest(db, clock, "m2", clock.now() - timedelta(minutes=10))
     step(worker, clock)
