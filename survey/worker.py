@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from smpp.client import SmppClient
 from smpp.config import ClientConfig
@@ -38,12 +38,12 @@ from survey import outbound
 from survey.definitions import Survey
 from survey.evaluation import evaluate_pending
 from survey.inbox import flush_stale_fragments, process_received, store_fragment, store_inbound
-from survey.models import SurveySession
+from survey.models import InboundMessage, SurveySession
 from survey.policy import PolicyConfig
 from survey.runtime import Runtime
 from survey.sessions import Context, handle
 from survey.machine import WindowClosed
-from survey.states import OPEN_STATES
+from survey.states import OPEN_STATES, InboundState
 
 log = logging.getLogger(__name__)
 
@@ -175,10 +175,35 @@ class Worker:
 
     def replies(self, now: datetime | None = None) -> Counter:
         now = now or self._now()
-        with self.runtime.session_factory.begin() as db:
-            flush_stale_fragments(db.connection(), now=now, ttl=self.fragment_ttl)
-            counts = process_received(db, now=now, ctx=self.ctx, limit=self.batch)
+        try:
+            with self.runtime.session_factory.begin() as db:
+                flush_stale_fragments(db.connection(), now=now, ttl=self.fragment_ttl)
+                counts = process_received(db, now=now, ctx=self.ctx, limit=self.batch)
+        except Exception:
+            log.exception("a batch of replies failed; handling them one at a time")
+            counts = self._replies_one_by_one(now)
         self.counts.replies.update(counts)
+        return counts
+
+    def _replies_one_by_one(self, now: datetime) -> Counter:
+        """Each reply in its own transaction; one that fails is set aside as ERROR, so a reply the
+        code cannot handle does not hold back every reply after it, run after run."""
+        counts: Counter = Counter()
+        for _ in range(self.batch):
+            with self.runtime.session_factory() as db:
+                first = db.scalar(select(InboundMessage.id).where(InboundMessage.state == InboundState.RECEIVED)
+                                  .order_by(InboundMessage.id).limit(1))
+            if first is None:
+                break
+            try:
+                with self.runtime.session_factory.begin() as db:
+                    counts.update(process_received(db, now=now, ctx=self.ctx, limit=1))
+            except Exception as exc:
+                log.exception("reply %d set aside", first)
+                with self.runtime.session_factory.begin() as db:
+                    db.execute(update(InboundMessage).where(InboundMessage.id == first).values(
+                        state=InboundState.ERROR, error=f"{type(exc).__name__}: {exc}"[:256], processed_at=now))
+                counts[InboundState.ERROR.value] += 1
         return counts
 
     def expire(self, now: datetime | None = None) -> int:

@@ -13,6 +13,7 @@ from smpp.config import ClientConfig
 from smpp.messages import InboundMessage as SmppInbound, OutgoingMessage, SubmitResult
 from smpp.reassembly import Concat, Fragment
 from smpp.receipts import DeliveryReceipt, ReceiptStatus
+from survey import inbox
 from survey.definitions import load_surveys
 from survey.models import (Answer, InboundFragment, InboundMessage, InboundReceipt, OutboundMessage,
                            OutboundSegment, SurveySession)
@@ -272,6 +273,28 @@ def test_a_multipart_reply_survives_a_restart_between_its_parts(worker, runtime,
     assert session_of(db).state is SessionState.COMPLETED
     assert [(a.question, a.value, a.reasons) for a in db.scalars(select(Answer))] == [
         ("satisfaction", 4, ["wait_time"])]
+
+
+def test_a_reply_the_code_cannot_handle_is_set_aside_and_the_others_go_on(worker, db, clock, monkeypatch):
+    for i, msisdn in enumerate(["+8613800000001", "+8613800000002", "+8613800000003"]):
+        ingest(db, clock, f"x{i}", clock.now() - timedelta(minutes=10), msisdn=msisdn)
+    step(worker, clock)
+    real_parse = inbox.parse_reply
+
+    def parse(question, text):
+        if text == "boom":
+            raise RuntimeError("a bug the reply uncovers")
+        return real_parse(question, text)
+
+    monkeypatch.setattr(inbox, "parse_reply", parse)
+    for msisdn, text in [("8613800000001", "1"), ("8613800000002", "boom"), ("8613800000003", "2")]:
+        reply(worker, text, msisdn)
+    assert worker.replies(clock.now()) == {"answer": 2, "error": 1}
+    db.expire_all()
+    outcome = {m.text: (m.state, m.error) for m in db.scalars(select(InboundMessage))}
+    assert outcome["boom"] == (InboundState.ERROR, "RuntimeError: a bug the reply uncovers")
+    assert outcome["1"][0] is outcome["2"][0] is InboundState.PROCESSED
+    assert worker.replies(clock.now()) == {}  # set aside for good, not retried every run
 
 
 def test_nul_characters_in_a_reply_are_dropped_so_every_database_stores_it(worker, db):
