@@ -1,7 +1,10 @@
 """The object graph both the app and the CLI run on: settings, clock, engine, session factory."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from typing import Iterator
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +21,19 @@ class Runtime:
     clock: Clock
     engine: Engine
     session_factory: sessionmaker[Session]
+    _write_turn: AbstractContextManager = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # SQLite has one writer at a time and makes the others sleep and poll (1, 2, 5 … 100 ms), so a
+        # thread that writes often (the SMPP store thread) can starve one that writes rarely (the
+        # recorder). Threads of this process take turns on a lock instead; PostgreSQL needs none.
+        self._write_turn = threading.Lock() if self.engine.dialect.name == "sqlite" else nullcontext()
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A write transaction (committed on leaving, rolled back on an exception)."""
+        with self._write_turn, self.session_factory.begin() as db:
+            yield db
 
     @classmethod
     def build(cls, settings: Settings | None = None, *, clock: Clock | None = None,

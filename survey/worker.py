@@ -113,7 +113,7 @@ class Worker:
         # exception here makes the client ask the SMSC to deliver them again.
         now, region = self._now(), self.runtime.settings.default_region
         receipts = [item for item in items if isinstance(item, DeliveryReceipt)]
-        with self.runtime.session_factory.begin() as db:
+        with self.runtime.writing() as db:
             connection = db.connection()
             outbound.store_receipts(connection, receipts, now=now)
             for item in items:
@@ -128,7 +128,7 @@ class Worker:
 
     def evaluate(self, now: datetime | None = None) -> Counter:
         now = now or self._now()
-        with self.runtime.session_factory.begin() as db:
+        with self.runtime.writing() as db:
             counts = evaluate_pending(db, now=now, config=self.ctx.config, surveys=self.ctx.surveys,
                                       limit=self.batch)
         self.counts.decisions.update(counts)
@@ -139,7 +139,7 @@ class Worker:
         room = self.batch if self.max_backlog is None else min(self.batch, self.max_backlog - self.client.backlog)
         if room <= 0:
             return 0
-        with self.runtime.session_factory.begin() as db:
+        with self.runtime.writing() as db:
             messages = outbound.claim_due(db, now=now, ctx=self.ctx, limit=room)
         # Committed as SUBMITTING before the client sees them: a crash now means a resend, never a loss.
         self.client.submit_many(messages)
@@ -160,7 +160,7 @@ class Worker:
             return 0
         acks = [event for event in events if event is not RECEIPTS_STORED]
         try:
-            with self.runtime.session_factory.begin() as db:
+            with self.runtime.writing() as db:
                 outbound.record_submit_results(db, acks, now=now, ctx=self.ctx)
                 waiting = outbound.apply_stored_receipts(db, now=now, patience=RECEIPT_PATIENCE)
         except Exception:
@@ -176,7 +176,7 @@ class Worker:
     def replies(self, now: datetime | None = None) -> Counter:
         now = now or self._now()
         try:
-            with self.runtime.session_factory.begin() as db:
+            with self.runtime.writing() as db:
                 flush_stale_fragments(db.connection(), now=now, ttl=self.fragment_ttl)
                 counts = process_received(db, now=now, ctx=self.ctx, limit=self.batch)
         except Exception:
@@ -196,11 +196,11 @@ class Worker:
             if first is None:
                 break
             try:
-                with self.runtime.session_factory.begin() as db:
+                with self.runtime.writing() as db:
                     counts.update(process_received(db, now=now, ctx=self.ctx, limit=1))
             except Exception as exc:
                 log.exception("reply %d set aside", first)
-                with self.runtime.session_factory.begin() as db:
+                with self.runtime.writing() as db:
                     db.execute(update(InboundMessage).where(InboundMessage.id == first).values(
                         state=InboundState.ERROR, error=f"{type(exc).__name__}: {exc}"[:256], processed_at=now))
                 counts[InboundState.ERROR.value] += 1
@@ -208,7 +208,7 @@ class Worker:
 
     def expire(self, now: datetime | None = None) -> int:
         now = now or self._now()
-        with self.runtime.session_factory.begin() as db:
+        with self.runtime.writing() as db:
             expired = expire_due(db, now=now, ctx=self.ctx)
         self.counts.expired += expired
         return expired
@@ -226,7 +226,7 @@ class Worker:
 
     def recover(self) -> int:
         """Put messages whose ack was lost back in the queue (see survey.outbound)."""
-        with self.runtime.session_factory.begin() as db:
+        with self.runtime.writing() as db:
             requeued = outbound.requeue_unacknowledged(db)
         if requeued:
             log.warning("%d messages were submitting when the worker stopped; sending them again", requeued)

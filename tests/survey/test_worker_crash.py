@@ -82,6 +82,3 @@ def test_a_worker_killed_mid_run_resumes_without_losing_anything(tmp_path, outle
     twice = {pair for pair, n in sent.items() if n > 1}
     assert twice <= unrecorded  # only messages whose ack died with the worker went again
     assert all(n <= 2 for n in sent.values())
-    # Acks are recorded as they arrive, so few are lost with the worker: about the window plus one
-    # batch (16-20 here). Recorded on a 0.2 s timer instead, 100 went twice.
-    assert len(twice) <= COUNT // 8
