@@ -158,7 +158,8 @@ def test_stop_answers_the_replies_being_stored_before_unbinding(smsc, make_clien
     client = make_client(smsc.port)
     smsc.send_mo("8613800000009", "10655", "满意")
     assert collector.inbound_started.wait(5)
-    threading.Timer(0.05, collector.inbound_gate.set).start()
+    # Let the store finish only once stop() has begun, so stop must wait for it.
+    threading.Thread(target=lambda: client._stopping.wait(5) and collector.inbound_gate.set()).start()
     client.stop()
     assert smsc.wait_until(lambda s: s.stats.deliveries_acked == 1, 5)
     assert (smsc.stats.deliveries_refused, smsc.stats.unbinds) == (0, 1)
