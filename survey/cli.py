@@ -1,6 +1,7 @@
 """The `touchpoint` command: a Flask CLI group on the app factory; later issues add commands here."""
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -139,15 +140,21 @@ def serve(host: str | None, port: int | None) -> None:
 
 @main.command("worker")
 def worker_command() -> None:
-    """Run the survey engine: evaluate, send over SMPP, understand replies, expire (Ctrl-C stops)."""
+    """Run the survey engine: evaluate, send over SMPP, understand replies, expire.
+
+    SIGTERM (what systemd and docker send) or Ctrl-C stops it gracefully: the acks in flight are
+    awaited and recorded, so nothing is sent twice at the next start.
+    """
     runtime = get_runtime()
     worker = build_worker(runtime)
+    stopping = threading.Event()
+    # Set here, not inherited: a process started in the background may inherit SIGINT as ignored.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
     worker.start()
     click.echo(f"worker running against SMSC {runtime.settings.smpp_host}:{runtime.settings.smpp_port}")
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        stopping.wait()
     finally:
         worker.stop()
 

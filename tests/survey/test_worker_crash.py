@@ -64,8 +64,8 @@ def test_a_worker_killed_mid_run_resumes_without_losing_anything(tmp_path, outle
         assert simulator.wait_until(lambda s: len({e.destination for e in s.log if THANKS in e.text}) == COUNT,
                                     60), "not every subscriber was thanked after the restart"
     finally:
-        worker.send_signal(signal.SIGINT)
-        worker.wait(10)
+        worker.send_signal(signal.SIGTERM)  # a graceful stop: it waits for the acks in flight
+        worker.wait(60)
         simulator.stop()
 
     with runtime.session_factory() as db:
