@@ -361,9 +361,6 @@ class SMSCSimulator:
         if action == Action.IGNORE:
             return
         session.ack(wire.submit_sm_resp(head.sequence, message_id))
-        self._outstanding(session)
-
-    def _outstanding(self, session: Session) -> None:
         self.stats.max_outstanding = max(self.stats.max_outstanding, session.pending_acks)
 
     def on_deliver_sm_resp(self, session: Session, head: wire.Header, frame: bytes) -> None:

@@ -176,10 +176,10 @@ def apply_stored_receipts(db: Session, *, now: datetime, patience: timedelta) ->
                       .where(table.c.state == ReceiptState.RECEIVED.value).order_by(table.c.id)).all()
     receipts = [DeliveryReceipt(row.smsc_id, ReceiptStatus(row.status), row.error, done_date=row.done_at)
                 for row in rows]
-    unmatched = {id(receipt) for receipt in record_receipts(db, receipts, now=now)}
+    unmatched = set(record_receipts(db, receipts, now=now))
     changes, waiting = [], 0
-    for row, receipt in zip(rows, receipts):
-        if id(receipt) not in unmatched:
+    for position, row in enumerate(rows):
+        if position not in unmatched:
             changes.append({"receipt_id": row.id, "state": ReceiptState.MATCHED.value})
         elif now - row.received_at >= patience:
             log.warning("receipt for unknown SMSC id %s given up", row.smsc_id)
@@ -192,13 +192,13 @@ def apply_stored_receipts(db: Session, *, now: datetime, patience: timedelta) ->
     return waiting
 
 
-def record_receipts(db: Session, receipts: Iterable[DeliveryReceipt], *, now: datetime) -> list[DeliveryReceipt]:
-    """Match receipts to segments whatever the id's form; returns those that matched no segment.
+def record_receipts(db: Session, receipts: list[DeliveryReceipt], *, now: datetime) -> list[int]:
+    """Match receipts to segments whatever the id's form; returns the positions of those that
+    matched no segment.
 
     A receipt can overtake its submit_sm_resp, so the caller offers the unmatched ones again later.
     Receipts come by the thousand, so this works on rows and executemany, not ORM objects.
     """
-    receipts = list(receipts)
     if not receipts:
         return []
     segments = OutboundSegment.__table__
@@ -214,10 +214,10 @@ def record_receipts(db: Session, receipts: Iterable[DeliveryReceipt], *, now: da
         if row.smsc_id_alt:
             by_form.setdefault(row.smsc_id_alt, entry)
     unmatched, updates, settled = [], [], set()
-    for receipt in receipts:
+    for position, receipt in enumerate(receipts):
         entry = next((by_form[f] for f in forms[receipt] if f in by_form), None)
         if entry is None:
-            unmatched.append(receipt)
+            unmatched.append(position)
             continue
         segment_id, message_id, status = entry
         if status is not None and ReceiptStatus(status).is_final:
