@@ -4,16 +4,13 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from channels.phones import PhoneError, normalize_msisdn
 from smpp.messages import InboundMessage as SmppInbound
-from smpp.reassembly import Concat, Fragment, assemble
 from survey.machine import Replied
-from survey.models import InboundFragment, InboundMessage, OutboundMessage, SurveySession
+from survey.models import InboundMessage, OutboundMessage, SurveySession
 from survey.parser import ReplyKind, parse_reply
 from survey.sessions import Context, Known, Outbox, handle, record_opt_out
 from survey.states import OPEN_STATES, InboundState
@@ -29,81 +26,21 @@ def store_inbound(connection: Connection, message: SmppInbound, *, now: datetime
     unit of work.
     """
     connection.execute(insert(InboundMessage.__table__).values(
-        msisdn=_msisdn(message.source, region), destination=message.destination[:32], text=_storable(message.text),
+        msisdn=msisdn_of(message.source, region), destination=message.destination[:32],
+        text=storable_text(message.text),
         received_at=now, state=InboundState.RECEIVED.value))
 
 
-def _storable(text: str) -> str:
+def storable_text(text: str) -> str:
     # A UCS2 or Latin-1 body can decode to NUL characters, which PostgreSQL text cannot hold.
     return text.replace("\x00", "")
 
 
-def _msisdn(source: str, region: str) -> str:
+def msisdn_of(source: str, region: str) -> str:
     try:
         return normalize_msisdn(source, region=region)
     except PhoneError:
         return source[:20]  # kept as sent: it is still a reply to look at
-
-
-_FRAGMENTS = InboundFragment.__table__
-
-
-def store_fragment(connection: Connection, fragment: Fragment, *, now: datetime, region: str = "CN") -> int | None:
-    """Store one part of a multipart reply; the part that completes it also stores the whole text as
-    a received reply, in the same (caller's) transaction. Returns that reply's id, else None.
-
-    A part the SMSC sends again hits the unique key and changes nothing, even after the reply was
-    joined: joined parts are kept for the reassembly time to live (see flush_stale_fragments).
-    """
-    key = {"msisdn": _msisdn(fragment.source, region), "destination": fragment.destination[:32],
-           "ref": fragment.concat.ref, "total": fragment.concat.total}
-    insert_new = (postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert)(_FRAGMENTS)
-    stored = connection.execute(insert_new.values(
-        **key, seqnum=fragment.concat.seqnum, data_coding=fragment.data_coding, body=fragment.body,
-        received_at=now).on_conflict_do_nothing()).rowcount
-    if not stored:
-        return None
-    parts = _parts(connection, key)
-    if len(parts) < fragment.concat.total or any(inbound_id is not None for _, inbound_id in parts):
-        return None  # parts missing, or a late part of a reply already stored incomplete
-    return _join(connection, key, [f for f, _ in parts], now=now)
-
-
-def flush_stale_fragments(connection: Connection, *, now: datetime, ttl: timedelta) -> int:
-    """Store replies whose parts stopped arriving a ttl ago with the parts that did arrive (a
-    subscriber's words are kept, marked incomplete), and forget parts joined more than a ttl ago."""
-    oldest = func.min(_FRAGMENTS.c.received_at)
-    keys = [dict(row._mapping) for row in connection.execute(
-        select(_FRAGMENTS.c.msisdn, _FRAGMENTS.c.destination, _FRAGMENTS.c.ref, _FRAGMENTS.c.total)
-        .where(_FRAGMENTS.c.inbound_id.is_(None))
-        .group_by(_FRAGMENTS.c.msisdn, _FRAGMENTS.c.destination, _FRAGMENTS.c.ref, _FRAGMENTS.c.total)
-        .having(oldest < now - ttl))]
-    for key in keys:
-        _join(connection, key, [f for f, inbound_id in _parts(connection, key) if inbound_id is None], now=now)
-    connection.execute(delete(_FRAGMENTS).where(_FRAGMENTS.c.inbound_id.is_not(None),
-                                                _FRAGMENTS.c.received_at < now - ttl))
-    return len(keys)
-
-
-def _parts(connection: Connection, key: dict) -> list[tuple[Fragment, int | None]]:
-    rows = connection.execute(
-        select(_FRAGMENTS.c.seqnum, _FRAGMENTS.c.body, _FRAGMENTS.c.data_coding, _FRAGMENTS.c.inbound_id)
-        .where(*(_FRAGMENTS.c[column] == value for column, value in key.items())))
-    return [(Fragment(key["msisdn"], key["destination"], Concat(key["ref"], key["total"], seqnum), body, data_coding),
-             inbound_id) for seqnum, body, data_coding, inbound_id in rows]
-
-
-def _join(connection: Connection, key: dict, fragments: list[Fragment], *, now: datetime) -> int:
-    missing = key["total"] - len(fragments)
-    inbound_id = connection.execute(insert(InboundMessage.__table__).values(
-        msisdn=key["msisdn"], destination=key["destination"], text=_storable(assemble(fragments)), received_at=now,
-        state=InboundState.RECEIVED.value,
-        error=f"incomplete: {missing} of {key['total']} parts never arrived" if missing else None,
-    ).returning(InboundMessage.__table__.c.id)).scalar_one()
-    connection.execute(update(_FRAGMENTS).where(
-        *(_FRAGMENTS.c[column] == value for column, value in key.items()), _FRAGMENTS.c.inbound_id.is_(None))
-        .values(inbound_id=inbound_id))
-    return inbound_id
 
 
 def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 500) -> Counter[str]:

@@ -37,7 +37,8 @@ from smpp.receipts import DeliveryReceipt
 from survey import outbound
 from survey.definitions import Survey
 from survey.evaluation import evaluate_pending
-from survey.inbox import flush_stale_fragments, process_received, store_fragment, store_inbound
+from survey.fragments import flush_stale_fragments, store_fragment
+from survey.inbox import process_received, store_inbound
 from survey.models import InboundMessage, SurveySession
 from survey.policy import PolicyConfig
 from survey.runtime import Runtime
