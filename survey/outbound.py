@@ -116,6 +116,8 @@ def record_submit_results(db: Session, results: Iterable[SubmitResult], *, now: 
                     first_questions.add(message.session_id)
     insert_rows(db, "outbound_segments", SEGMENT_COLUMNS, segments, conflict=("message_id", "seq"))
     update_rows(db, OutboundMessage.__table__, list(settled.values()))
+    # Receipts of earlier segments may have come before the last ack (a normal SMSC order).
+    _settle_deliveries(db, set(settled), now=now)
     _count_and_advance(db, spent, first_questions, ctx=ctx)
 
 
@@ -237,7 +239,9 @@ def record_receipts(db: Session, receipts: list[DeliveryReceipt], *, now: dateti
 
 
 def _settle_deliveries(db: Session, message_ids: set[int], *, now: datetime) -> None:
-    """A message is delivered when all its segments are; undelivered when any final one failed."""
+    """An acked message is delivered when every segment's receipt says so, undelivered when any
+    final one failed. Until every segment is acked the message stays SUBMITTING, whatever the
+    receipts say: its later segments' acks must still be recorded."""
     if not message_ids:
         return
     segments, messages = OutboundSegment.__table__, OutboundMessage.__table__
@@ -247,11 +251,12 @@ def _settle_deliveries(db: Session, message_ids: set[int], *, now: datetime) -> 
         statuses.setdefault(message_id, []).append(ReceiptStatus(status) if status else None)
     changes = []
     for message_id, expected in db.execute(select(messages.c.id, messages.c.segments)
-                                           .where(messages.c.id.in_(message_ids))):
+                                           .where(messages.c.id.in_(message_ids),
+                                                  messages.c.state == OutboundState.ACKED.value)):
         known = statuses.get(message_id, [])
         if any(s in FAILED_RECEIPTS for s in known):
             changes.append({"message_id": message_id, "state": OutboundState.UNDELIVERED.value, "at": None})
-        elif len(known) >= expected and all(s is ReceiptStatus.DELIVERED for s in known):
+        elif len(known) == expected and all(s is ReceiptStatus.DELIVERED for s in known):
             changes.append({"message_id": message_id, "state": OutboundState.DELIVERED.value, "at": now})
     if changes:
         db.connection().execute(

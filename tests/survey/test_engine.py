@@ -396,3 +396,42 @@ def test_a_permanent_failure_fails_the_session_and_a_survey_past_its_end_stops(w
     worker.record(clock.now())
     assert session_of(db).state is SessionState.FAILED
     assert db.get(OutboundMessage, int(message.key)).smpp_status == 0x0B
+
+
+def test_a_two_part_message_is_delivered_only_when_both_parts_are_acked_and_receipted(worker, db, clock):
+    ingest(db, clock, "mp1", clock.now() - timedelta(minutes=10))
+    worker.run_once(clock.now())
+    message = worker.client.unacked.pop()
+    # A normal SMSC order: part 1 acked, part 1 receipted, only then part 2 acked.
+    worker.client.on_submitted(SubmitResult(message.key, 1, 2, "A1", 0, False))
+    worker.record(clock.now())
+    worker.client.on_replies([DeliveryReceipt(message_id="A1", status=ReceiptStatus.DELIVERED)])
+    worker.record(clock.now())
+    assert db.get(OutboundMessage, int(message.key)).state is OutboundState.SUBMITTING
+    worker.client.on_submitted(SubmitResult(message.key, 2, 2, "A2", 0, False))
+    worker.record(clock.now())
+    db.expire_all()
+    stored = db.get(OutboundMessage, int(message.key))
+    assert (stored.state, stored.segments) == (OutboundState.ACKED, 2)
+    assert (session_of(db).state, session_of(db).segments_sent) == (SessionState.SENT, 2)
+    worker.client.on_replies([DeliveryReceipt(message_id="A2", status=ReceiptStatus.DELIVERED)])
+    worker.record(clock.now())
+    db.expire_all()
+    assert db.get(OutboundMessage, int(message.key)).state is OutboundState.DELIVERED
+    assert set(db.scalars(select(InboundReceipt.state))) == {ReceiptState.MATCHED}
+
+
+def test_a_failed_part_receipted_before_the_last_ack_fails_the_message_once_it_is_acked(worker, db, clock):
+    ingest(db, clock, "mp2", clock.now() - timedelta(minutes=10))
+    worker.run_once(clock.now())
+    message = worker.client.unacked.pop()
+    worker.client.on_submitted(SubmitResult(message.key, 1, 2, "B1", 0, False))
+    worker.client.on_replies([DeliveryReceipt(message_id="B1", status=ReceiptStatus.UNDELIVERABLE)])
+    worker.record(clock.now())
+    worker.client.on_submitted(SubmitResult(message.key, 2, 2, "B2", 0, False))
+    worker.record(clock.now())
+    db.expire_all()
+    stored = db.get(OutboundMessage, int(message.key))
+    assert (stored.state, stored.segments) == (OutboundState.UNDELIVERED, 2)
+    assert db.scalar(select(func.count()).select_from(OutboundSegment)) == 2
+    assert (session_of(db).state, session_of(db).segments_sent) == (SessionState.SENT, 2)
