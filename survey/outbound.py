@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from channels.bulk import insert_rows, update_rows
 from smpp.messages import OutgoingMessage, SubmitResult
 from smpp.receipts import DeliveryReceipt, ReceiptStatus, message_id_candidates
-from survey.machine import Acked, SendFailed, Snapshot, advance
+from survey.machine import Acked, SendFailed
 from survey.models import InboundReceipt, OutboundMessage, OutboundSegment, SurveySession
 from survey.quiet_hours import next_allowed
 from survey.sessions import Context, handle
@@ -118,24 +118,20 @@ def record_submit_results(db: Session, results: Iterable[SubmitResult], *, now: 
     update_rows(db, OutboundMessage.__table__, list(settled.values()))
     # Receipts of earlier segments may have come before the last ack (a normal SMSC order).
     _settle_deliveries(db, set(settled), now=now)
-    _count_and_advance(db, spent, first_questions, ctx=ctx)
+    _count_and_advance(db, spent, first_questions, now=now, ctx=ctx)
 
 
-def _count_and_advance(db: Session, spent: dict[int, int], acked_questions: set[int], *, ctx: Context) -> None:
-    """Add the segments each session cost, and move sessions whose question was acked (SCHEDULED > SENT)."""
+def _count_and_advance(db: Session, spent: dict[int, int], acked_questions: set[int], *, now: datetime,
+                       ctx: Context) -> None:
+    """Add the segments each session cost, and tell sessions their first question was acked."""
     if not spent:
         return
-    changes = []
-    for row in db.execute(select(SurveySession.id, SurveySession.survey, SurveySession.state,
-                                 SurveySession.question, SurveySession.reasks, SurveySession.segments_sent)
-                          .where(SurveySession.id.in_(spent))):
-        change = {"id": row.id, "segments_sent": row.segments_sent + spent[row.id]}
-        if row.id in acked_questions:
-            # Acked moves no session past SENT and carries no actions, so the step is all there is.
-            step = advance(ctx.surveys[row.survey], Snapshot(row.state, row.question, row.reasks), Acked())
-            change["state"] = step.state
-        changes.append(change)
-    update_rows(db, SurveySession.__table__, changes)
+    update_rows(db, SurveySession.__table__, [
+        {"id": row.id, "segments_sent": row.segments_sent + spent[row.id]}
+        for row in db.execute(select(SurveySession.id, SurveySession.segments_sent)
+                              .where(SurveySession.id.in_(spent)))])
+    for session in db.scalars(select(SurveySession).where(SurveySession.id.in_(acked_questions))):
+        handle(db, session, Acked(), now=now, ctx=ctx)
 
 
 def _on_failure(db: Session, message: OutboundMessage, result: SubmitResult, *, now: datetime, ctx: Context) -> None:

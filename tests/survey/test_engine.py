@@ -435,3 +435,22 @@ def test_a_failed_part_receipted_before_the_last_ack_fails_the_message_once_it_i
     assert (stored.state, stored.segments) == (OutboundState.UNDELIVERED, 2)
     assert db.scalar(select(func.count()).select_from(OutboundSegment)) == 2
     assert (session_of(db).state, session_of(db).segments_sent) == (SessionState.SENT, 2)
+
+
+def test_the_ack_of_a_first_question_is_applied_where_every_step_is(worker, db, clock, monkeypatch):
+    """Acked goes through sessions.handle like every event, so its actions are carried out."""
+    from survey import machine, sessions
+
+    def advance(survey, snapshot, event):
+        step = machine.advance(survey, snapshot, event)
+        if isinstance(event, machine.Acked):
+            return machine.Step(step.state, step.question, step.reasks, (machine.SendThanks(),))
+        return step
+
+    monkeypatch.setattr(sessions, "advance", advance)
+    ingest(db, clock, "ak1", clock.now() - timedelta(minutes=10))
+    step(worker, clock)
+    db.expire_all()
+    assert session_of(db).state is SessionState.SENT
+    assert [m.purpose for m in db.scalars(select(OutboundMessage).order_by(OutboundMessage.id))] == [
+        MessagePurpose.QUESTION, MessagePurpose.THANKS]
