@@ -13,7 +13,7 @@ from survey.machine import Replied
 from survey.models import InboundMessage, OutboundMessage, SurveySession
 from survey.parser import ReplyKind, parse_reply
 from survey.sessions import Context, Known, Outbox, handle, record_opt_out
-from survey.states import OPEN_STATES, InboundState
+from survey.states import ASKING, OPEN_STATES, InboundState
 
 # An SMSC that lost our deliver_sm_resp delivers the same reply again, seconds later.
 DUPLICATE_WINDOW = timedelta(minutes=2)
@@ -69,6 +69,7 @@ def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 5
     for session in candidates:
         sessions.setdefault(session.msisdn, []).append(session)
     known = Known(db).load(candidates)
+    asked = _asked(db, [s.id for s in candidates])
     outbox = Outbox()
     for inbound in batch:
         inbound.processed_at = now
@@ -82,15 +83,38 @@ def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 5
             counts[_unmatched(db, inbound, now=now, ctx=ctx)] += 1
             continue
         survey = ctx.surveys[session.survey]
-        reply = parse_reply(survey.question(session.question), inbound.text)
+        answering = _answering(asked.get(session.id, ()), inbound.received_at) or session.question
+        reply = parse_reply(survey.question(answering), inbound.text)
         inbound.session_id = session.id
         inbound.parsed_kind = reply.kind.value
+        if answering != session.question and answering in known.answers(session) and reply.kind is not ReplyKind.OPTOUT:
+            # The next question was not out yet when this came: it answers the last one again (a
+            # text sent twice, as SMPP may), not the next one.
+            inbound.state, inbound.error = InboundState.DUPLICATE, f"a second answer to {answering!r}"
+            counts[inbound.state.value] += 1
+            continue
         inbound.state = InboundState.PROCESSED
         session.last_reply_at = inbound.received_at
         handle(db, session, Replied(reply), now=now, ctx=ctx, inbound_id=inbound.id, known=known, outbox=outbox)
         counts[reply.kind.value] += 1
     outbox.flush(db)
     return counts
+
+
+def _asked(db: Session, session_ids: list[int]) -> dict[int, list[tuple[datetime, str]]]:
+    """When each session's questions and re-asks were (last) submitted, oldest first."""
+    asked: dict[int, list[tuple[datetime, str]]] = {}
+    for session_id, question, submitted_at in db.execute(
+            select(OutboundMessage.session_id, OutboundMessage.question, OutboundMessage.submitted_at)
+            .where(OutboundMessage.session_id.in_(session_ids), OutboundMessage.purpose.in_(ASKING),
+                   OutboundMessage.submitted_at.is_not(None)).order_by(OutboundMessage.submitted_at)):
+        asked.setdefault(session_id, []).append((submitted_at, question))
+    return asked
+
+
+def _answering(asked: list[tuple[datetime, str]], received_at: datetime) -> str | None:
+    """The question last submitted before a reply came: the one its sender was answering."""
+    return next((question for submitted_at, question in reversed(asked) if submitted_at <= received_at), None)
 
 
 def _unmatched(db: Session, inbound: InboundMessage, *, now: datetime, ctx: Context) -> str:

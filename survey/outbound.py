@@ -12,17 +12,17 @@ import logging
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from channels.bulk import insert_rows, update_rows
 from smpp.messages import OutgoingMessage, SubmitResult
 from smpp.receipts import DeliveryReceipt, ReceiptStatus, message_id_candidates
 from survey.machine import Acked, SendFailed
-from survey.models import InboundReceipt, OutboundMessage, OutboundSegment, SurveySession
+from survey.models import InboundMessage, InboundReceipt, OutboundMessage, OutboundSegment, SurveySession
 from survey.quiet_hours import next_allowed
 from survey.sessions import Context, handle
-from survey.states import MessagePurpose, OutboundState, ReceiptState
+from survey.states import ASKING, MessagePurpose, OutboundState, ReceiptState
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +36,20 @@ def claim_due(db: Session, *, now: datetime, ctx: Context, limit: int = 500) -> 
     """Mark due messages SUBMITTING and return them for the SMPP client (commit before submitting)."""
     rows = db.execute(
         select(OutboundMessage.id, OutboundMessage.msisdn, OutboundMessage.text, OutboundMessage.purpose,
-               OutboundMessage.attempts, OutboundMessage.session_id, SurveySession.state, SurveySession.sent_at,
-               SurveySession.expires_at)
+               OutboundMessage.question, OutboundMessage.attempts, OutboundMessage.submitted_at,
+               OutboundMessage.session_id, SurveySession.state, SurveySession.question.label("asking"),
+               SurveySession.sent_at, SurveySession.expires_at)
         .outerjoin(SurveySession, OutboundMessage.session_id == SurveySession.id)
         .where(OutboundMessage.state == OutboundState.PENDING, OutboundMessage.due_at <= now)
         .order_by(OutboundMessage.due_at, OutboundMessage.id).limit(limit)).all()
     claimed, message_updates, first_sends = [], [], {}
+    answered = _replied_since(db, [row for row in rows if row.purpose in ASKING and row.attempts])
     quiet_until = next_allowed(now, tz=ctx.config.tz, start=ctx.config.quiet_start, end=ctx.config.quiet_end)
     for row in rows:
-        if row.session_id is not None and row.purpose is MessagePurpose.QUESTION and not row.state.is_open:
+        if row.session_id is not None and row.purpose in ASKING and (
+                not row.state.is_open or row.question != row.asking or row.id in answered):
+            # The session has moved past this question, or its reply is stored: sent again, it would
+            # be answered again and that answer taken for the next question's.
             message_updates.append({"id": row.id, "state": OutboundState.CANCELLED})
             continue
         if row.session_id is not None and row.sent_at is None and now >= row.expires_at:
@@ -71,6 +76,19 @@ def claim_due(db: Session, *, now: datetime, ctx: Context, limit: int = 500) -> 
     update_rows(db, OutboundMessage.__table__, message_updates)
     update_rows(db, SurveySession.__table__, list(first_sends.values()))
     return claimed
+
+
+def _replied_since(db: Session, resends: list) -> set[int]:
+    """Of messages sent before (a crash left them SUBMITTING, or a retry), those after whose last
+    sending a reply from the number is stored, processed or not."""
+    if not resends:
+        return set()
+    latest = dict(db.execute(select(InboundMessage.msisdn, func.max(InboundMessage.received_at))
+                             .where(InboundMessage.msisdn.in_({row.msisdn for row in resends}))
+                             .group_by(InboundMessage.msisdn)).all())
+    return {row.id for row in resends
+            if row.submitted_at is not None and latest.get(row.msisdn) is not None
+            and latest[row.msisdn] >= row.submitted_at}
 
 
 def record_submit_results(db: Session, results: Iterable[SubmitResult], *, now: datetime, ctx: Context) -> None:

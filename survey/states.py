@@ -57,3 +57,6 @@ class MessagePurpose(StrEnum):
     REASK = "reask"
     THANKS = "thanks"
     OPTOUT_CONFIRM = "optout_confirm"
+
+
+ASKING = frozenset({MessagePurpose.QUESTION, MessagePurpose.REASK})  # messages a reply answers

@@ -454,3 +454,45 @@ def test_the_ack_of_a_first_question_is_applied_where_every_step_is(worker, db, 
     assert session_of(db).state is SessionState.SENT
     assert [m.purpose for m in db.scalars(select(OutboundMessage).order_by(OutboundMessage.id))] == [
         MessagePurpose.QUESTION, MessagePurpose.THANKS]
+
+
+def test_a_question_whose_reply_is_stored_is_not_sent_again_after_a_crash(worker, runtime, policy, db, clock):
+    ingest(db, clock, "q1", clock.now() - timedelta(minutes=10))
+    worker.run_once(clock.now())  # the first question goes out; its ack is lost in the crash
+    clock.advance(seconds=20)
+    reply(worker, "4")  # the subscriber got it and answered: stored, not yet parsed
+    restarted = Worker(runtime, client_config=None, surveys=load_surveys(), policy=policy, client_factory=FakeClient)
+    restarted.recover()
+    clock.advance(seconds=1)
+    restarted.dispatch(clock.now())  # dispatch may run before the replies job
+    assert restarted.client.sent == []
+    restarted.replies(clock.now())
+    restarted.dispatch(clock.now())
+    assert ["不满意原因" in m.text for m in restarted.client.sent] == [True]
+    restarted.client.ack_all()
+    restarted.record(clock.now())
+    clock.advance(seconds=30)
+    reply(restarted, "排队太久")
+    step(restarted, clock, seconds=5)
+    assert session_of(db).state is SessionState.COMPLETED
+    assert [(a.question, a.value, a.reasons) for a in db.scalars(select(Answer).order_by(Answer.id))] == [
+        ("satisfaction", 4, []), ("reason", None, ["wait_time"])]
+
+
+def test_a_second_answer_to_a_question_sent_twice_is_not_taken_for_the_next_one(worker, db, clock):
+    ingest(db, clock, "q2", clock.now() - timedelta(minutes=10))
+    step(worker, clock)
+    clock.advance(seconds=20)
+    reply(worker, "4")
+    worker.replies(clock.now())  # the reason question is stored, not yet submitted
+    clock.advance(seconds=5)
+    reply(worker, "4分 不满意")  # the subscriber answers the satisfaction question again
+    step(worker, clock, seconds=1)
+    clock.advance(seconds=30)
+    reply(worker, "态度很差")
+    step(worker, clock, seconds=5)
+    assert session_of(db).state is SessionState.COMPLETED
+    assert [(a.question, a.value, a.reasons) for a in db.scalars(select(Answer).order_by(Answer.id))] == [
+        ("satisfaction", 4, []), ("reason", None, ["attitude"])]
+    second = db.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()[1]
+    assert (second.state, second.error) == (InboundState.DUPLICATE, "a second answer to 'satisfaction'")
