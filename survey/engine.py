@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+from smpp.ack_journal import AckJournal
 from survey.definitions import load_surveys
 from survey.parser import parse_reply
 from survey.policy import PolicyConfig
@@ -33,4 +34,4 @@ def build_worker(runtime: Runtime, **client_overrides) -> Worker:
         raise ValueError(f"TOUCHPOINT_DEFAULT_SURVEY: no survey {policy.default_survey!r} "
                          f"(defined: {', '.join(sorted(surveys))})")
     return Worker(runtime, client_config=runtime.client_config(**client_overrides), surveys=surveys,
-                  policy=policy)
+                  policy=policy, journal=AckJournal(runtime.settings.instance_path / "journal"))

@@ -25,10 +25,12 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Callable, Mapping
 
 from sqlalchemy import select, update
 
+from smpp.ack_journal import AckJournal
 from smpp.client import SmppClient
 from smpp.config import ClientConfig
 from smpp.messages import InboundMessage as SmppInbound, SubmitResult
@@ -50,6 +52,14 @@ log = logging.getLogger(__name__)
 
 RECEIPT_PATIENCE = timedelta(minutes=10)
 RECEIPTS_STORED = object()  # queued by the store thread after it commits receipts: wakes the recorder
+
+
+@dataclass(frozen=True)
+class JournalSealed:
+    """Queued after every ack written to a journal file that is now sealed: once this event's batch
+    is committed, the file holds nothing the database lacks."""
+
+    path: Path
 
 
 @dataclass
@@ -86,7 +96,7 @@ class Worker:
     """Runs the survey engine against one SMSC; run_once() drives every job once (tests, benchmarks)."""
 
     def __init__(self, runtime: Runtime, *, client_config: ClientConfig, surveys: Mapping[str, Survey],
-                 policy: PolicyConfig, batch: int = 500,
+                 policy: PolicyConfig, batch: int = 500, journal: AckJournal | None = None,
                  client_factory: Callable[..., SmppClient] = SmppClient) -> None:
         self.runtime = runtime
         self.ctx = Context(surveys=surveys, config=policy)
@@ -97,8 +107,9 @@ class Worker:
         # Parts of a reply wait for their siblings as long as the client would hold them in memory.
         self.fragment_ttl = timedelta(seconds=client_config.reassembly_ttl_s if client_config else 600)
         self.counts = WorkerCounts()
-        self._events: queue.SimpleQueue[SubmitResult | object] = queue.SimpleQueue()
-        self.client = client_factory(client_config, on_submitted=self._events.put,
+        self.journal = journal
+        self._events: queue.SimpleQueue[SubmitResult | JournalSealed | object] = queue.SimpleQueue()
+        self.client = client_factory(client_config, on_submitted=self._on_submitted,
                                      on_replies=self._store_replies)
         self._scheduler = None
         self._recorder: threading.Thread | None = None
@@ -108,6 +119,18 @@ class Worker:
 
     def _now(self) -> datetime:
         return self.runtime.clock.now()
+
+    def _on_submitted(self, result: SubmitResult) -> None:
+        # On the SMPP I/O thread, as each ack is read: on disk before anything else happens to it.
+        if self.journal is not None:
+            try:
+                sealed = self.journal.append(result)
+            except OSError:
+                log.exception("ack journal write failed; the ack is still recorded in the database")
+            else:
+                if sealed is not None:
+                    self._events.put(JournalSealed(sealed))
+        self._events.put(result)
 
     def _store_replies(self, items: list[SmppInbound | Fragment | DeliveryReceipt]) -> None:
         # On the SMPP client's store thread, one transaction for all that arrived together; an
@@ -159,7 +182,7 @@ class Worker:
                 break
         if not events and not self._receipts_waiting:
             return 0
-        acks = [event for event in events if event is not RECEIPTS_STORED]
+        acks = [event for event in events if isinstance(event, SubmitResult)]
         try:
             with self.runtime.writing() as db:
                 outbound.record_submit_results(db, acks, now=now, ctx=self.ctx)
@@ -168,6 +191,9 @@ class Worker:
             self._carry = events  # not lost: the next run records them
             raise
         self._receipts_waiting = waiting > 0
+        for event in events:
+            if isinstance(event, JournalSealed):
+                event.path.unlink(missing_ok=True)
         return len(acks)
 
     def has_events(self) -> bool:
@@ -226,9 +252,14 @@ class Worker:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def recover(self) -> int:
-        """Put messages whose ack was lost back in the queue (see survey.outbound)."""
+        """Record the acks the journal holds, then put messages whose ack was lost back in the
+        queue (see survey.outbound); returns how many were put back."""
+        journaled = self.journal.replay() if self.journal is not None else []
         with self.runtime.writing() as db:
+            outbound.record_submit_results(db, journaled, now=self._now(), ctx=self.ctx)
             requeued = outbound.requeue_unacknowledged(db)
+        if self.journal is not None:
+            self.journal.clear()
         if requeued:
             log.warning("%d messages were submitting when the worker stopped; sending them again", requeued)
         return requeued
@@ -290,3 +321,5 @@ class Worker:
             self._recorder.join()
             self._recorder = None
         self.record()
+        if self.journal is not None and not self._carry:
+            self.journal.clear()  # every ack it holds is committed

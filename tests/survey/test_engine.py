@@ -496,3 +496,21 @@ def test_a_second_answer_to_a_question_sent_twice_is_not_taken_for_the_next_one(
         ("satisfaction", 4, []), ("reason", None, ["attitude"])]
     second = db.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()[1]
     assert (second.state, second.error) == (InboundState.DUPLICATE, "a second answer to 'satisfaction'")
+
+
+def test_an_ack_journaled_before_a_crash_is_recorded_at_the_restart_not_sent_again(runtime, policy, db, clock,
+                                                                                   outlets, tmp_path):
+    from smpp.ack_journal import AckJournal
+
+    worker = Worker(runtime, client_config=None, surveys=load_surveys(), policy=policy, client_factory=FakeClient,
+                    journal=AckJournal(tmp_path / "journal"))
+    ingest(db, clock, "j1", clock.now() - timedelta(minutes=10))
+    worker.run_once(clock.now())
+    worker.client.ack_all()  # the SMSC acked; the worker dies before the recorder commits it
+    restarted = Worker(runtime, client_config=None, surveys=load_surveys(), policy=policy,
+                       client_factory=FakeClient, journal=AckJournal(tmp_path / "journal"))
+    assert restarted.recover() == 0
+    restarted.run_once(clock.now())
+    assert restarted.client.sent == []
+    assert session_of(db).state is SessionState.SENT
+    assert restarted.journal.files() == []
