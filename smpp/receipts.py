@@ -168,6 +168,7 @@ def format_receipt(receipt: DeliveryReceipt) -> str:
 
 
 _HEX = re.compile(r"[0-9a-f]+")
+MAX_ID_LENGTH = 64  # SMPP 3.4: a message_id is a C-Octet String of at most 65 octets with its NUL
 
 
 def message_id_candidates(message_id: str) -> tuple[str, ...]:
@@ -177,8 +178,8 @@ def message_id_candidates(message_id: str) -> tuple[str, ...]:
         cleaned = cleaned[2:]
     if not cleaned:
         return ("",)
-    if not _HEX.fullmatch(cleaned):
-        return (cleaned,)
+    if len(cleaned) > MAX_ID_LENGTH or not _HEX.fullmatch(cleaned):
+        return (cleaned[:MAX_ID_LENGTH],)  # an over-long id has no numeric reading worth the cost
     forms = []
     if cleaned.isdigit():
         forms.append(str(int(cleaned, 10)))

@@ -180,16 +180,16 @@ def store_receipts(connection: Connection, receipts: list[DeliveryReceipt], *, n
             for r in receipts])
 
 
-def apply_stored_receipts(db: Session, *, now: datetime, patience: timedelta) -> int:
+def apply_stored_receipts(db: Session, *, now: datetime, patience: timedelta, only: int | None = None) -> int:
     """Match stored receipts to their segments; returns how many still wait for a match.
 
     One that matches nothing may have overtaken its ack and is tried again at the next run, until
     patience has passed (its ack never came: the message was resent under another id).
     """
     table = InboundReceipt.__table__
-    rows = db.execute(select(table.c.id, table.c.smsc_id, table.c.status, table.c.error, table.c.done_at,
-                             table.c.received_at)
-                      .where(table.c.state == ReceiptState.RECEIVED.value).order_by(table.c.id)).all()
+    query = (select(table.c.id, table.c.smsc_id, table.c.status, table.c.error, table.c.done_at, table.c.received_at)
+             .where(table.c.state == ReceiptState.RECEIVED.value).order_by(table.c.id))
+    rows = db.execute(query if only is None else query.where(table.c.id == only)).all()
     receipts = [DeliveryReceipt(row.smsc_id, ReceiptStatus(row.status), row.error, done_date=row.done_at)
                 for row in rows]
     unmatched = set(record_receipts(db, receipts, now=now))
@@ -206,6 +206,25 @@ def apply_stored_receipts(db: Session, *, now: datetime, patience: timedelta) ->
         db.connection().execute(update(table).where(table.c.id == bindparam("receipt_id"))
                                 .values(state=bindparam("state")), changes)
     return waiting
+
+
+def stored_receipt_ids(db: Session) -> list[int]:
+    """Receipts stored and not matched yet, oldest first."""
+    table = InboundReceipt.__table__
+    return list(db.scalars(select(table.c.id).where(table.c.state == ReceiptState.RECEIVED.value)
+                           .order_by(table.c.id)))
+
+
+def set_receipt_aside(db: Session, receipt_id: int) -> None:
+    """A receipt that cannot be matched without an error is given up, like one whose ack never came."""
+    table = InboundReceipt.__table__
+    db.execute(update(table).where(table.c.id == receipt_id).values(state=ReceiptState.UNMATCHED.value))
+
+
+def set_ack_aside(db: Session, result: SubmitResult, reason: str) -> None:
+    """An ack that cannot be recorded: the reason goes on its message, which stays as it was."""
+    db.execute(update(OutboundMessage).where(OutboundMessage.id == int(result.key))
+               .values(error=f"ack of part {result.segment_index} not recorded: {reason}"[:256]))
 
 
 def record_receipts(db: Session, receipts: list[DeliveryReceipt], *, now: datetime) -> list[int]:

@@ -188,13 +188,43 @@ class Worker:
                 outbound.record_submit_results(db, acks, now=now, ctx=self.ctx)
                 waiting = outbound.apply_stored_receipts(db, now=now, patience=RECEIPT_PATIENCE)
         except Exception:
-            self._carry = events  # not lost: the next run records them
-            raise
+            log.exception("recording %d acks and the stored receipts together failed; one at a time", len(acks))
+            try:
+                waiting = self._record_one_by_one(acks, now)
+            except Exception:
+                self._carry = events  # the database itself failed: not lost, the next run records them
+                raise
         self._receipts_waiting = waiting > 0
         for event in events:
             if isinstance(event, JournalSealed):
                 event.path.unlink(missing_ok=True)
         return len(acks)
+
+    def _record_one_by_one(self, acks: list[SubmitResult], now: datetime) -> int:
+        """Each ack, then each stored receipt, in a transaction of its own; one that fails alone is
+        set aside with its reason (on its message, or as an unmatched receipt) instead of holding
+        back every ack after it, run after run."""
+        for ack in acks:
+            try:
+                with self.runtime.writing() as db:
+                    outbound.record_submit_results(db, [ack], now=now, ctx=self.ctx)
+            except Exception as exc:
+                log.exception("ack for message %s part %d set aside", ack.key, ack.segment_index)
+                with self.runtime.writing() as db:
+                    outbound.set_ack_aside(db, ack, f"{type(exc).__name__}: {exc}")
+        waiting = 0
+        with self.runtime.session_factory() as db:
+            receipt_ids = outbound.stored_receipt_ids(db)
+        for receipt_id in receipt_ids:
+            try:
+                with self.runtime.writing() as db:
+                    waiting += outbound.apply_stored_receipts(db, now=now, patience=RECEIPT_PATIENCE,
+                                                              only=receipt_id)
+            except Exception:
+                log.exception("receipt %d set aside", receipt_id)
+                with self.runtime.writing() as db:
+                    outbound.set_receipt_aside(db, receipt_id)
+        return waiting
 
     def has_events(self) -> bool:
         """Whether acks or receipts wait to be recorded."""
@@ -320,6 +350,9 @@ class Worker:
         if self._recorder is not None:
             self._recorder.join()
             self._recorder = None
-        self.record()
+        try:
+            self.record()
+        except Exception:  # what is not recorded stays in the journal and is replayed at the next start
+            log.exception("recording the last acks failed")
         if self.journal is not None and not self._carry:
             self.journal.clear()  # every ack it holds is committed

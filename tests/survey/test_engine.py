@@ -514,3 +514,67 @@ def test_an_ack_journaled_before_a_crash_is_recorded_at_the_restart_not_sent_aga
     assert restarted.client.sent == []
     assert session_of(db).state is SessionState.SENT
     assert restarted.journal.files() == []
+
+
+def test_an_over_long_message_id_in_an_ack_does_not_stop_ack_recording(worker, db, clock):
+    for i in range(3):
+        ingest(db, clock, f"L{i}", clock.now() - timedelta(minutes=10), msisdn=f"+861380000{i:04d}")
+    worker.run_once(clock.now())
+    first, second, third = worker.client.unacked
+    worker.client.on_submitted(SubmitResult(first.key, 1, 1, "7" * 5000, 0, False))
+    worker.client.on_submitted(SubmitResult(second.key, 1, 1, "2A", 0, False))
+    worker.record(clock.now())
+    worker.client.on_submitted(SubmitResult(third.key, 1, 1, "2B", 0, False))
+    worker.record(clock.now())
+    db.expire_all()
+    assert [db.get(OutboundMessage, int(m.key)).state for m in (first, second, third)] == [OutboundState.ACKED] * 3
+    assert not worker.has_events()
+
+
+def test_an_ack_that_cannot_be_recorded_is_set_aside_and_the_others_go_on(worker, db, clock, monkeypatch):
+    from survey import outbound
+
+    for i in range(3):
+        ingest(db, clock, f"P{i}", clock.now() - timedelta(minutes=10), msisdn=f"+8613800010{i:03d}")
+    worker.run_once(clock.now())
+    poison = worker.client.unacked[1].key
+    real = outbound.record_submit_results
+
+    def record_submit_results(db, results, **kwargs):
+        if any(r.key == poison for r in results):
+            raise ValueError("a bug this ack uncovers")
+        return real(db, results, **kwargs)
+
+    monkeypatch.setattr(outbound, "record_submit_results", record_submit_results)
+    worker.client.ack_all()
+    worker.record(clock.now())
+    assert not worker.has_events()  # not retried at every run
+    db.expire_all()
+    messages = db.scalars(select(OutboundMessage).order_by(OutboundMessage.id)).all()
+    assert [m.state for m in messages] == [OutboundState.ACKED, OutboundState.SUBMITTING, OutboundState.ACKED]
+    assert messages[1].error == "ack of part 1 not recorded: ValueError: a bug this ack uncovers"
+    worker.stop()  # a graceful stop after it raises nothing
+
+
+def test_a_receipt_that_cannot_be_matched_is_set_aside_and_the_others_go_on(worker, db, clock, monkeypatch):
+    from survey import outbound
+
+    ingest(db, clock, "R0", clock.now() - timedelta(minutes=10))
+    step(worker, clock)
+    (smsc_id,) = db.scalars(select(OutboundSegment.smsc_id)).all()
+    real = outbound.record_receipts
+
+    def record_receipts(db, receipts, **kwargs):
+        if any(r.message_id == "BAD" for r in receipts):
+            raise ValueError("a bug this receipt uncovers")
+        return real(db, receipts, **kwargs)
+
+    monkeypatch.setattr(outbound, "record_receipts", record_receipts)
+    worker.client.on_replies([DeliveryReceipt(message_id="BAD", status=ReceiptStatus.DELIVERED),
+                              DeliveryReceipt(message_id=smsc_id, status=ReceiptStatus.DELIVERED)])
+    worker.record(clock.now())
+    assert not worker.has_events()
+    db.expire_all()
+    assert [r.state for r in db.scalars(select(InboundReceipt).order_by(InboundReceipt.id))] == [
+        ReceiptState.UNMATCHED, ReceiptState.MATCHED]
+    assert db.scalar(select(OutboundMessage.state)) is OutboundState.DELIVERED
