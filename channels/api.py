@@ -1,19 +1,49 @@
 """POST /api/v1/interactions: one interaction or a batch, answered per item."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, tzinfo
-from typing import Callable
+from typing import Any, Callable
 
 from flask import Blueprint, jsonify, request
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from channels.accounts import authenticate_token
 from channels.services import Outcome, record_interactions
 
+# The largest body read: a full batch of 1,000 items at 8 KiB each, far above what real items take
+# (about 300 bytes), so the limit only ever stops a client gone wrong before it fills the memory.
+BODY_LIMIT = 8 << 20
+
+
+class _NotJson(ValueError):
+    """A body that Python's json module would read but JSON does not allow."""
+
+
+def _no_constants(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON value")
+
+
+def _read_json(data: bytes) -> tuple[Any, str | None]:
+    """(the body's value, None), or (None, why it is not valid JSON)."""
+    try:
+        return json.loads(data, parse_constant=_no_constants), None
+    except RecursionError:
+        return None, "nested deeper than Python can read"
+    except json.JSONDecodeError as exc:
+        return None, f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text"
+    except _NotJson as exc:
+        return None, str(exc)
+    except ValueError:  # e.g. an integer of more digits than Python converts
+        return None, "a value Python cannot read"
+
 
 def create_api_blueprint(*, get_db: Callable[[], Session], now: Callable[[], datetime],
                          tz: Callable[[], tzinfo], batch_limit: int = 1000,
-                         region: str = "CN") -> Blueprint:
+                         region: str = "CN", body_limit: int = BODY_LIMIT) -> Blueprint:
     """The ingest API, wired to the app's session, clock and timezone by the app factory."""
     api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -34,9 +64,21 @@ def create_api_blueprint(*, get_db: Callable[[], Session], now: Callable[[], dat
 
     @api.post("/interactions")
     def post_interactions():
-        body = request.get_json(silent=True)
-        if body is None:
+        if not request.is_json:
             return error(400, "body", "not valid JSON (Content-Type: application/json)")
+        # Werkzeug applies this to a chunked body (no Content-Length) too, but stops at the limit
+        # without a word: one byte more tells a body over the limit from one at it.
+        request.max_content_length = body_limit + 1
+        try:
+            data = request.get_data(cache=False)
+        except RequestEntityTooLarge:
+            data = None
+        if data is None or len(data) > body_limit:
+            size = f"{request.content_length} bytes " if request.content_length else ""
+            return error(413, "body", f"{size}exceeds the limit of {body_limit} bytes")
+        body, problem = _read_json(data)
+        if problem is not None:
+            return error(400, "body", f"not valid JSON ({problem})")
         single = isinstance(body, dict)
         items = [body] if single else body
         if not isinstance(items, list):

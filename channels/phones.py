@@ -8,6 +8,9 @@ import phonenumbers
 from phonenumbers import PhoneNumberType
 
 _SEPARATORS = re.compile(r"[\s\-().\u3000]")
+# What is left once separators are gone: digits (full-width ones too) after an optional "+". No
+# letters, so no extension ("ext 5", "#5") the library would quietly drop and no vanity spelling.
+_DIGITS = re.compile(r"\+?\d+")
 _MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
@@ -30,11 +33,15 @@ def normalize_msisdn(text: str, *, region: str = "CN") -> str:
     cleaned = _SEPARATORS.sub("", text or "")
     if not cleaned:
         raise PhoneError("empty")
+    if text.lstrip().startswith("-"):  # a minus sign (a number sent as a negative integer), not a separator
+        raise PhoneError(f"not a phone number: {text!r}")
     shape, mobile, code = _fast_path(region)
     match = shape.fullmatch(cleaned)
     if match and mobile.fullmatch(match.group(1)):
         return f"+{code}{match.group(1)}"
-    # Unusual forms (a leading 0, a trunk prefix, letters) go through the full library.
+    if not _DIGITS.fullmatch(cleaned):
+        raise PhoneError(f"not a phone number: {text!r}")
+    # Unusual forms (a leading 0, a trunk prefix, full-width digits) go through the full library.
     try:
         number = phonenumbers.parse(cleaned, region)
     except phonenumbers.NumberParseException:

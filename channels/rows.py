@@ -1,15 +1,24 @@
 """Row parsing for interaction and outlet ingest: no I/O, every problem named by its field."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Mapping, NamedTuple
 
+from channels.characters import text_problem
 from channels.phones import PhoneError, normalize_msisdn
 from channels.taxonomy import Channel, OutletKind, parse_channel, parse_outlet_kind
 
 # Clocks of integrators drift; a few minutes ahead is not "in the future".
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# An interaction that ended before this is a typo or a placeholder (0001-01-01, 1900-01-01), not
+# something to survey; before 1901 zoneinfo would also read Asia/Shanghai times in local mean time
+# (+08:05:43), so "1900-01-01 00:00" would come out as 15:54:17 UTC.
+EARLIEST_ENDED_AT = datetime(2000, 1, 1, tzinfo=timezone.utc)
+# Customer attributes are tags to group answers by (tier, brand), not documents.
+ATTRIBUTE_KEY_LIMIT = 64
+ATTRIBUTE_VALUE_LIMIT = 1000
 
 INTERACTION_FIELDS = frozenset(("source", "external_id", "msisdn", "channel", "outlet", "business_type",
                       "ended_at", "staff_id", "attributes"))
@@ -72,31 +81,78 @@ def canonical_header(name: str) -> str:
 
 
 def parse_time(value: Any, *, tz: tzinfo) -> datetime:
-    """An aware UTC datetime from ISO 8601 or 'YYYY/MM/DD HH:MM[:SS]'; naive times are read in tz."""
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        text = str(value).strip().replace("/", "-")
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        parsed = datetime.fromisoformat(text)
+    """An aware UTC datetime from ISO 8601 or 'YYYY/MM/DD HH:MM[:SS]'; naive times are read in tz.
+
+    ValueError when value is not a date and time, or is one UTC cannot hold (year 1 or 9999 near an
+    offset).
+    """
+    parsed = _wall_time(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(timezone.utc)
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"out of range: {value!r}") from None
+
+
+def _wall_time(value: Any) -> datetime:
+    """value as written: a datetime, naive or with the offset it was given."""
+    if isinstance(value, datetime):
+        return value
+    text = str(value).strip().replace("/", "-")
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    return datetime.fromisoformat(text)
+
+
+def _ended_at(raw: Mapping[str, Any], errors: list[FieldError], *, tz: tzinfo, now: datetime) -> datetime | None:
+    """ended_at: text (a JSON number such as 20261129 is not a time), plausible: since 2000, not ahead of now."""
+    value = raw.get("ended_at")
+    if not isinstance(value, datetime):
+        value = _text(raw, "ended_at", errors, required=True, limit=64, numbers=False)
+        if value is None:
+            return None
+    try:
+        wall = _wall_time(value)
+    except ValueError:
+        errors.append(FieldError("ended_at", f"not a date and time: {value!r}"))
+        return None
+    # Compared as written first: offsets are under a day, and converting year 1 or 9999 overflows.
+    naive = wall.replace(tzinfo=None)
+    too_old = naive < EARLIEST_ENDED_AT.replace(tzinfo=None) - timedelta(days=1)
+    too_new = naive > now.astimezone(timezone.utc).replace(tzinfo=None) + timedelta(days=1)
+    ended_at = None if too_old or too_new else parse_time(wall, tz=tz)
+    if too_old or (ended_at is not None and ended_at < EARLIEST_ENDED_AT):
+        errors.append(FieldError("ended_at", f"before {EARLIEST_ENDED_AT:%Y-%m-%d}, not plausible: {value!r}"))
+        return None
+    if too_new or ended_at > now + FUTURE_TOLERANCE:
+        errors.append(FieldError("ended_at", "in the future"))
+        return None
+    return ended_at
 
 
 def _text(raw: Mapping[str, Any], name: str, errors: list[FieldError], *, required: bool,
-          limit: int = 128) -> str | None:
+          limit: int = 128, numbers: bool = True) -> str | None:
+    """The field as stripped text, or None with its problem added to errors; every text field goes here.
+
+    numbers: an integer (a JSON number) is taken as its digits, as ids often are.
+    """
     value = raw.get(name)
     if value.__class__ is not str:  # the common case is a str: test it first, cheaply
         if value is None:
             if required:
                 errors.append(FieldError(name, "required"))
             return None
-        if not isinstance(value, (str, int)) or isinstance(value, bool):
+        if isinstance(value, str):
+            value = str(value)
+        elif numbers and isinstance(value, int) and not isinstance(value, bool):
+            if value.bit_length() > 4 * limit:  # more digits than the limit; str() refuses huge ints
+                errors.append(FieldError(name, f"longer than {limit} characters"))
+                return None
+            value = str(value)
+        else:
             errors.append(FieldError(name, f"expected text, got {type(value).__name__}"))
             return None
-        value = str(value)
     text = value.strip()
     if not text:
         if required:
@@ -105,7 +161,48 @@ def _text(raw: Mapping[str, Any], name: str, errors: list[FieldError], *, requir
     if len(text) > limit:
         errors.append(FieldError(name, f"longer than {limit} characters"))
         return None
+    problem = text_problem(text)
+    if problem is not None:
+        errors.append(FieldError(name, problem))
+        return None
     return text
+
+
+def _attributes(raw: Mapping[str, Any], errors: list[FieldError]) -> dict[str, Any] | None:
+    """Customer attributes: flat, with names like ids and values of free text, numbers, true/false or null.
+
+    Without an "attributes" object, the fields that are not ours (a CSV's extra columns) are the attributes.
+    """
+    attributes = raw.get("attributes")
+    if attributes is None:
+        attributes = {k: v for k, v in raw.items() if v and k not in INTERACTION_FIELDS}
+    elif not isinstance(attributes, Mapping):
+        errors.append(FieldError("attributes", "expected an object"))
+        return None
+    count = len(errors)
+    for key, value in attributes.items():
+        if not isinstance(key, str):
+            errors.append(FieldError("attributes", f"key {key!r} is not text"))
+            continue
+        if len(key) > ATTRIBUTE_KEY_LIMIT:
+            errors.append(FieldError("attributes", f"key {key!r} longer than {ATTRIBUTE_KEY_LIMIT} characters"))
+            continue
+        problem = text_problem(key)
+        if problem is not None:
+            errors.append(FieldError("attributes", f"key {key!r} {problem}"))
+            continue
+        field = f"attributes.{key}"
+        if isinstance(value, str):
+            if len(value) > ATTRIBUTE_VALUE_LIMIT:
+                errors.append(FieldError(field, f"longer than {ATTRIBUTE_VALUE_LIMIT} characters"))
+            elif (problem := text_problem(value, free=True)) is not None:
+                errors.append(FieldError(field, problem))
+        elif isinstance(value, float):
+            if not math.isfinite(value):  # NaN and infinities are not JSON: nothing could read them back
+                errors.append(FieldError(field, "not a finite number"))
+        elif not (value is None or isinstance(value, int)):  # bool is an int
+            errors.append(FieldError(field, f"expected text, a number, true/false or null, got {type(value).__name__}"))
+    return dict(attributes) if len(errors) == count else None
 
 
 def parse_interaction(raw: Mapping[str, Any], *, tz: tzinfo, now: datetime, region: str = "CN",
@@ -136,29 +233,13 @@ def parse_interaction(raw: Mapping[str, Any], *, tz: tzinfo, now: datetime, regi
             errors.append(FieldError("channel", f"unknown channel {channel_text!r} "
                                      f"(one of {', '.join(c.value for c in Channel)})"))
 
-    ended_at = None
-    ended_text = raw.get("ended_at")
-    if ended_text is None or ended_text == "":
-        errors.append(FieldError("ended_at", "required"))
-    else:
-        try:
-            ended_at = parse_time(ended_text, tz=tz)
-        except (TypeError, ValueError):
-            errors.append(FieldError("ended_at", f"not a date and time: {ended_text!r}"))
-        else:
-            if ended_at > now + FUTURE_TOLERANCE:
-                errors.append(FieldError("ended_at", "in the future"))
-
-    attributes = raw.get("attributes")
-    if attributes is None:
-        attributes = {k: v for k, v in raw.items() if v and k not in INTERACTION_FIELDS}
-    elif not isinstance(attributes, Mapping):
-        errors.append(FieldError("attributes", "expected an object"))
+    ended_at = _ended_at(raw, errors, tz=tz, now=now)
+    attributes = _attributes(raw, errors)
 
     if errors:
         return errors
     return InteractionRow(source, external_id, msisdn, channel, outlet, business_type, ended_at,
-                          staff_id, dict(attributes))
+                          staff_id, attributes)
 
 
 def parse_outlet(raw: Mapping[str, Any]) -> OutletRow | list[FieldError]:

@@ -12,7 +12,9 @@ def test_mainland_mobile_forms_become_e164(text):
     assert normalize_msisdn(text) == "+8613812341234"
 
 
-@pytest.mark.parametrize("text", ["010-12345678", "+1 650 253 0000", "12345", "1381234123", "23812341234", "", "abc"])
+@pytest.mark.parametrize("text", ["010-12345678", "+1 650 253 0000", "12345", "1381234123", "23812341234", "", "abc",
+                                  "138 1234 1234 ext 5", "13812341234#5", "-13812341234", " -138 1234 1234",
+                                  "138ABCD1234"])
 def test_non_mobile_or_foreign_numbers_are_rejected(text):
     with pytest.raises(PhoneError):
         normalize_msisdn(text)

@@ -51,3 +51,17 @@ def test_a_few_minutes_of_clock_drift_is_not_the_future():
 def test_headers_in_chinese_and_with_bom_map_to_fields():
     assert canonical_header("\ufeff手机号码 ") == "msisdn"
     assert canonical_header("Outlet_Code") == "outlet"
+
+
+@pytest.mark.parametrize("text", ["0001-01-01", "9999-12-31T23:59:59-12:00"])
+def test_times_utc_cannot_hold_are_a_value_error(text):
+    with pytest.raises(ValueError):
+        parse_time(text, tz=TZ)
+
+
+def test_every_text_field_goes_through_one_check():
+    """Outlet rows too: names, regions and cities are shown as they are."""
+    from channels.rows import parse_outlet
+    row = {"code": "S9", "name": "静安\u202e店", "channel": "store", "kind": "own", "region": "华东", "city": "上\x00海"}
+    assert parse_outlet(row) == [FieldError("name", "contains a bidirectional control (U+202E)"),
+                                 FieldError("city", "contains a control character (U+0000)")]
