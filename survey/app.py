@@ -8,7 +8,7 @@ from channels.api import create_api_blueprint
 from survey.runtime import Runtime
 from survey.settings import Settings
 from survey.views import home
-from survey.web import close_session, get_runtime, get_session
+from survey.web import close_session, get_runtime, get_session, get_write_session
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
@@ -21,7 +21,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.extensions["touchpoint"] = runtime
     app.teardown_appcontext(close_session)
     app.register_blueprint(create_api_blueprint(
-        get_db=get_session,
+        get_db=get_write_session,
         now=lambda: get_runtime().clock.now(),
         tz=lambda: get_runtime().settings.tz,
         batch_limit=runtime.settings.api_batch_limit,

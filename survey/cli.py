@@ -215,7 +215,7 @@ def shortboards_command(answers_file: Path | None, groupings: tuple[str, ...], a
         frame = read.frame
     else:
         scope = [c.strip() for c in outlets.split(",") if c.strip()] or None
-        with get_runtime().session_factory() as db:
+        with get_runtime().read_factory() as db:
             frame = load_answer_frame(db, survey=survey, scope=scope)
     try:
         click.echo(run_shortboards(frame, by, as_json, min_n=min_n))
@@ -235,7 +235,7 @@ def export_command(what: str, target: Path, outlets: str, survey: str) -> None:
     from analysis.queries import load_answer_frame, response_list, sent_counts
 
     scope = [c.strip() for c in outlets.split(",") if c.strip()] or None
-    with get_runtime().session_factory() as db:
+    with get_runtime().read_factory() as db:
         if what == "outlet-scores":
             frame = load_answer_frame(db, survey=survey, scope=scope)
             rows = group_metrics(frame, ["outlet"], sent=sent_counts(db, by=("outlet",), survey=survey, scope=scope))

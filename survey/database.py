@@ -24,10 +24,20 @@ def make_engine(url: str, **kwargs) -> Engine:
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-        # IMMEDIATE: take the write lock up front, so a read-then-write transaction waits for the
-        # busy timeout instead of failing when another thread (web, worker, SMPP I/O) wrote first.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+READING = {"touchpoint_reading": True}  # execution options of sessions that only read
+
+
+def _sqlite_begin(conn) -> None:
+    # A writer takes the write lock up front (IMMEDIATE), so a read-then-write transaction waits for
+    # the busy timeout instead of failing when another thread or process wrote first. A reader
+    # takes no lock at all (WAL gives it a snapshot), so a dashboard or an export never holds up
+    # the worker's store thread and its answers to the SMSC.
+    reading = conn.get_execution_options().get("touchpoint_reading", False)
+    conn.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -41,8 +51,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, *, reading: bool = False) -> sessionmaker[Session]:
+    """Sessions for writing, or (reading=True) for reading only: on SQLite those take no lock."""
+    return sessionmaker(engine.execution_options(**READING) if reading else engine, expire_on_commit=False)
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -21,6 +21,9 @@ class Runtime:
     clock: Clock
     engine: Engine
     session_factory: sessionmaker[Session]
+    # Sessions that only read (pages, exports, reports); on SQLite they take no lock. Defaults to
+    # session_factory, which tests bind to their own transaction.
+    read_factory: sessionmaker[Session] | None = None
     _write_turn: AbstractContextManager = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -28,6 +31,8 @@ class Runtime:
         # thread that writes often (the SMPP store thread) can starve one that writes rarely (the
         # recorder). Threads of this process take turns on a lock instead; PostgreSQL needs none.
         self._write_turn = threading.Lock() if self.engine.dialect.name == "sqlite" else nullcontext()
+        if self.read_factory is None:
+            self.read_factory = self.session_factory
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
@@ -42,7 +47,8 @@ class Runtime:
         settings = settings or load_settings()
         engine = engine or make_engine(settings.sqlalchemy_url)
         return cls(settings=settings, clock=clock or SystemClock(), engine=engine,
-                   session_factory=session_factory or make_session_factory(engine))
+                   session_factory=session_factory or make_session_factory(engine),
+                   read_factory=None if session_factory else make_session_factory(engine, reading=True))
 
     def client_config(self, **overrides) -> ClientConfig:
         """The SMPP client's configuration from the settings."""

@@ -12,13 +12,22 @@ def get_runtime() -> Runtime:
 
 
 def get_session() -> Session:
-    """The request's database session, opened on first use and closed at teardown."""
+    """The request's session for reading, opened on first use and closed at teardown; on SQLite
+    it takes no lock, so a page never holds up the worker."""
     if "db" not in g:
-        g.db = get_runtime().session_factory()
+        g.db = get_runtime().read_factory()
     return g.db
 
 
+def get_write_session() -> Session:
+    """The request's session for a request that writes (the ingest API)."""
+    if "write_db" not in g:
+        g.write_db = get_runtime().session_factory()
+    return g.write_db
+
+
 def close_session(_exc: BaseException | None = None) -> None:
-    db = g.pop("db", None)
-    if db is not None:
-        db.close()
+    for name in ("db", "write_db"):
+        db = g.pop(name, None)
+        if db is not None:
+            db.close()

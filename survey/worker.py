@@ -213,7 +213,7 @@ class Worker:
                 with self.runtime.writing() as db:
                     outbound.set_ack_aside(db, ack, f"{type(exc).__name__}: {exc}")
         waiting = 0
-        with self.runtime.session_factory() as db:
+        with self.runtime.read_factory() as db:
             receipt_ids = outbound.stored_receipt_ids(db)
         for receipt_id in receipt_ids:
             try:
@@ -247,7 +247,7 @@ class Worker:
         code cannot handle does not hold back every reply after it, run after run."""
         counts: Counter = Counter()
         for _ in range(self.batch):
-            with self.runtime.session_factory() as db:
+            with self.runtime.read_factory() as db:
                 first = db.scalar(select(InboundMessage.id).where(InboundMessage.state == InboundState.RECEIVED)
                                   .order_by(InboundMessage.id).limit(1))
             if first is None:
