@@ -42,7 +42,8 @@ class InboundHandler:
                  reassembly_ttl: float = 600.0) -> None:
         self._keep_fragments = keep_fragments
         self._monotonic = monotonic
-        self.reassembler = Reassembler(ttl=reassembly_ttl)
+        # An SMSC redelivers a part whose answer it missed, even once the reply is whole.
+        self.reassembler = Reassembler(ttl=reassembly_ttl, remember_completed=True)
 
     def handle_request(self, head: wire.Header, frame: bytes, stats: Any) -> bytes | PendingStore | None:
         """Act on one request PDU and return the bytes of its response (None: no response), or the

@@ -118,11 +118,15 @@ class InboundReceipt(Base):
 
 
 class InboundFragment(Base):
-    """One part of a multipart reply, stored before it is acknowledged and kept until the reply
-    is whole; the unique key makes a part the SMSC sends again a no-op."""
+    """One part of a multipart reply, stored before it is acknowledged and kept a time to live
+    after it arrived, so that a part the SMSC sends again is recognised (survey/fragments.py).
+
+    (msisdn, destination, ref, total) does not name one reply: references wrap, and a later reply
+    reusing them while earlier parts are kept is a new occurrence of the key."""
 
     __tablename__ = "inbound_fragments"
-    __table_args__ = (UniqueConstraint("msisdn", "destination", "ref", "total", "seqnum"),
+    __table_args__ = (UniqueConstraint("msisdn", "destination", "ref", "total", "occurrence", "seqnum",
+                                       name="uq_inbound_fragments_part"),
                       Index("ix_inbound_fragments_received", "received_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -130,6 +134,7 @@ class InboundFragment(Base):
     destination: Mapped[str] = mapped_column(String(32))
     ref: Mapped[int]
     total: Mapped[int]
+    occurrence: Mapped[int] = mapped_column(server_default="0")
     seqnum: Mapped[int]
     data_coding: Mapped[int]
     body: Mapped[bytes] = mapped_column(LargeBinary)
