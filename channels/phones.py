@@ -55,6 +55,34 @@ def normalize_msisdn(text: str, *, region: str = "CN") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+_E164 = re.compile(r"\+[1-9]\d{6,14}", re.ASCII)
+
+
+def is_mobile_e164(msisdn: str) -> bool:
+    """Whether a stored E.164 number ("+447400123456") is a mobile number of its own country.
+
+    The country comes from the number itself, so this holds whatever region ingest was configured with.
+    """
+    if not _E164.fullmatch(msisdn or ""):
+        return False
+    # The fast path normalize_msisdn takes, for the main region of the number's country code
+    # (country codes are prefix-free: at most one of the first 1-3 digits is one).
+    for length in (1, 2, 3):
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(msisdn[1:1 + length]))
+        if regions:
+            if regions[0] in phonenumbers.SUPPORTED_REGIONS:
+                _, mobile, _ = _fast_path(regions[0])
+                if mobile.fullmatch(msisdn[1 + length:]):
+                    return True
+            break
+    try:
+        number = phonenumbers.parse(msisdn, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return (phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in _MOBILE_TYPES
+            and phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) == msisdn)
+
+
 def mask_msisdn(msisdn: str | None) -> str:
     """What a channel lead or an export sees: "+8613812341234" → "138****1234"."""
     if not msisdn:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from channels.bulk import insert_rows, update_rows
 from channels.models import BusinessType, City, Interaction, Outlet, Region, Subscriber
-from channels.phones import PhoneError, normalize_msisdn
+from channels.phones import is_mobile_e164
 from survey.definitions import Survey
 from survey.models import Answer, OutboundMessage, SurveySession
 from survey.policy import Decision, Facts, PolicyConfig, decide
@@ -51,7 +51,7 @@ def evaluate_pending(db: Session, *, now: datetime, config: PolicyConfig, survey
         facts = Facts(
             key=f"{interaction.source}:{interaction.external_id}", channel=str(interaction.channel),
             business_type=business_code, ended_at=interaction.ended_at,
-            is_mobile=_is_mobile(interaction.msisdn), opted_out=subscriber.opted_out_at is not None,
+            is_mobile=is_mobile_e164(interaction.msisdn), opted_out=subscriber.opted_out_at is not None,
             do_not_survey=subscriber.do_not_survey, last_survey_at=last_survey.get(interaction.msisdn),
             has_open_session=interaction.msisdn in open_numbers,
             outlet_answers_this_month=answers_by_outlet.get(outlet_code, 0),
@@ -87,13 +87,6 @@ def evaluate_pending(db: Session, *, now: datetime, config: PolicyConfig, survey
             message["session_id"] = ids[message["session_id"]]
         db.execute(insert(OutboundMessage), messages)
     return counts
-
-
-def _is_mobile(msisdn: str) -> bool:
-    try:
-        return normalize_msisdn(msisdn) == msisdn
-    except PhoneError:
-        return False
 
 
 def _subscribers(db: Session, interactions: list[Interaction], *, now: datetime) -> dict[str, Subscriber]:
