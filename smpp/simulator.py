@@ -4,6 +4,8 @@
 binds, acks submit_sm after a configurable latency with hex message ids, sends delivery receipts
 with the same ids in decimal (so clients must normalise), reassembles multipart submits, logs
 every accepted message (in memory and optionally as JSONL), and plays subscribers who reply.
+With ``trace=True`` it also keeps the timings of every submit_sm and reply (`SubmitTrace`,
+`MoTrace`: when read, when acked) for crash campaigns that compare them with their kills.
 Subclasses change one behaviour each by overriding `decide` (Jasmin's HappySMSC style):
 `ThrottlingSMSC`, `DisconnectingSMSC`, `LostAckSMSC` in smpp/misbehaving.py.
 
@@ -30,7 +32,7 @@ from smpp import wire
 from smpp.encoding import ESM_UDHI, decode, segment
 from smpp.reassembly import Fragment, Reassembler, concat_from_sar, split_udh
 from smpp.receipts import DeliveryReceipt, ReceiptStatus, STATE_CODES, format_receipt
-from smpp.simulator_session import Session
+from smpp.simulator_session import MoTrace, Session, SubmitTrace
 from smpp.subscribers import ReplyFn, ReplyMix
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class SimulatorConfig:
     message_id_base: int = 0x2A000000
     seed: int = 0
     log_path: Path | None = None
+    trace: bool = False  # keep a SubmitTrace per submit_sm and a MoTrace per reply, in memory
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,8 @@ class _Delivery:
     fields: dict[str, Any]
     kind: str  # "receipt" or "mo"
     attempts: int = 0
+    trace: MoTrace | None = None  # the reply this part belongs to, when tracing
+    part: int = 0
 
 
 def precise_event_loop() -> asyncio.AbstractEventLoop:
@@ -128,12 +133,15 @@ class SMSCSimulator:
         self.rng = random.Random(self.config.seed)
         self.stats = SimulatorStats()
         self._log: list[SubmitLogEntry] = []
+        self._submit_trace: list[SubmitTrace] = []
+        self._mo_trace: list[MoTrace] = []
         self.throttle_times: list[float] = []
         self.submit_times: list[float] = []
         self._cond = threading.Condition()
         self._next_id = self.config.message_id_base
         self._sequence = 0
         self._sessions: set[Session] = set()
+        self._connections = 0
         self._parked: list[_Delivery] = []
         self._reassembler = Reassembler(ttl=3600)
         self._part_ids: dict[tuple[str, str, int, int, int], str] = {}
@@ -222,6 +230,11 @@ class SMSCSimulator:
         with self._cond:
             return list(self._log)
 
+    def traces(self) -> tuple[list[SubmitTrace], list[MoTrace]]:
+        """The submit and reply timings kept with ``trace=True`` (read them once traffic is over)."""
+        with self._cond:
+            return list(self._submit_trace), list(self._mo_trace)
+
     def wait_until(self, predicate: Callable[["SMSCSimulator"], bool], timeout: float) -> bool:
         """Wait (on events, not a sleep loop) until predicate(self) holds."""
         with self._cond:
@@ -254,6 +267,8 @@ class SMSCSimulator:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         session = Session(writer, self.config.ack_latency_s)
+        self._connections += 1
+        session.number = self._connections
         self._sessions.add(session)
         frames = wire.FrameBuffer()
         try:
@@ -338,6 +353,7 @@ class SMSCSimulator:
         except Exception:
             session.write(wire.submit_sm_resp(head.sequence, status=wire.RINVMSGLEN))
             return
+        received = time.monotonic()
         self.stats.submits += 1
         action = self.decide(session, self.stats.submits)
         if action in (Action.THROTTLE, Action.QUEUE_FULL):
@@ -354,13 +370,15 @@ class SMSCSimulator:
             session.closing = True
             return
         message_id = self._accept(pdu)
+        trace = self._trace_submit(session, pdu, message_id, received)
         if action == Action.ACCEPT_AND_DROP:
             self.stats.drops += 1
             session.closing = True
             return
         if action == Action.IGNORE:
             return
-        session.ack(wire.submit_sm_resp(head.sequence, message_id))
+        session.ack(wire.submit_sm_resp(head.sequence, message_id),
+                    trace.mark_responded if trace is not None else None)
         self.stats.max_outstanding = max(self.stats.max_outstanding, session.pending_acks)
 
     def on_deliver_sm_resp(self, session: Session, head: wire.Header, frame: bytes) -> None:
@@ -370,12 +388,27 @@ class SMSCSimulator:
             return
         if head.status == wire.ROK:
             self.stats.deliveries_acked += 1
+            if delivery.trace is not None:
+                delivery.trace.part_acked(delivery.part)
         else:
             self.stats.deliveries_refused += 1
             self._redeliver(delivery)
         self._changed()
 
     # -- accepting messages ------------------------------------------------------------------------
+
+    def _trace_submit(self, session: Session, pdu: Any, message_id: str,
+                      received: float) -> SubmitTrace | None:
+        if not self.config.trace:
+            return None
+        body = pdu.short_message or pdu.message_payload or b""
+        if (pdu.esm_class or 0) & ESM_UDHI:
+            body = split_udh(body)[1]
+        trace = SubmitTrace(wire.text_field(pdu.destination_addr), message_id,
+                            decode(body, pdu.data_coding or 0), received, session.number)
+        with self._cond:
+            self._submit_trace.append(trace)
+        return trace
 
     def _accept(self, pdu: Any) -> str:
         self._next_id += 1
@@ -453,11 +486,16 @@ class SMSCSimulator:
         elif self.config.shuffle_multipart:
             self.rng.shuffle(parts)
         self.stats.mo_sent += 1
-        for part in parts:
+        trace = None
+        if self.config.trace:
+            trace = MoTrace(source, destination, text, len(parts), time.monotonic())
+            with self._cond:
+                self._mo_trace.append(trace)
+        for index, part in enumerate(parts):
             self._deliver(_Delivery(dict(
                 source_addr=source, destination_addr=destination, esm_class=segments.esm_class,
                 data_coding=segments.data_coding, short_message=part.short_message,
-                **part.optional_params()), "mo"))
+                **part.optional_params()), "mo", trace=trace, part=index))
 
     def _deliver(self, delivery: _Delivery) -> None:
         receivers = [s for s in self._sessions if s.bound and s.receives and not s.closing]

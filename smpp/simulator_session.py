@@ -1,8 +1,47 @@
-"""One ESME connection as the simulator sees it: bind state, delayed acks, deliveries in flight."""
+"""One ESME connection as the simulator sees it: bind state, delayed acks, deliveries in flight;
+and the timing records a tracing simulator keeps of what went over its connections."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+@dataclass
+class SubmitTrace:
+    """One accepted submit_sm segment: when (time.monotonic()) the simulator read it and when it
+    wrote its submit_sm_resp; responded stays None when none was written (connection cut, ack
+    withheld)."""
+
+    destination: str
+    message_id: str
+    text: str  # this segment's text (the whole message when it has one segment)
+    received: float
+    connection: int = 0  # the ESME connection it came on (Session.number)
+    responded: float | None = None
+
+    def mark_responded(self) -> None:
+        self.responded = time.monotonic()
+
+
+@dataclass
+class MoTrace:
+    """One subscriber reply, all its parts: when it was first offered to the ESME and when the ESME
+    had answered every part with ESME_ROK (None: not yet)."""
+
+    source: str  # the subscriber
+    destination: str
+    text: str
+    parts: int
+    sent: float
+    acked: float | None = None
+    acked_parts: set[int] = field(default_factory=set)
+
+    def part_acked(self, part: int) -> None:
+        self.acked_parts.add(part)
+        if self.acked is None and len(self.acked_parts) == self.parts:
+            self.acked = time.monotonic()
 
 
 class Session:
@@ -15,6 +54,7 @@ class Session:
         self.bound = False
         self.closing = False
         self.aborted = False
+        self.number = 0  # which connection to the simulator this is, counting from 1 (set by it)
         self.inflight: dict[int, Any] = {}  # deliver_sm sequence -> delivery awaiting its resp
         self._latency = ack_latency_s
         self._pending_acks = 0
@@ -37,24 +77,30 @@ class Session:
         """Acks scheduled but not yet written (the ESME's outstanding window, as seen here)."""
         return self._pending_acks
 
-    def write(self, data: bytes) -> None:
-        """Send bytes unless the connection is going away."""
-        if not self.transport.is_closing():
-            self.transport.write(data)
+    def write(self, data: bytes) -> bool:
+        """Send bytes unless the connection is going away; True when they were handed to it."""
+        if self.transport.is_closing():
+            return False
+        self.transport.write(data)
+        return True
 
-    def ack(self, data: bytes) -> None:
-        """Send a submit_sm_resp once the ack latency has passed since the PDU arrived."""
+    def ack(self, data: bytes, on_written: Callable[[], None] | None = None) -> None:
+        """Send a submit_sm_resp once the ack latency has passed since the PDU arrived;
+        on_written() is called once it is written."""
         if self._latency <= 0:
-            self.write(data)
+            if self.write(data) and on_written is not None:
+                on_written()
             return
         self._pending_acks += 1
         self._acks_done.clear()
         # Counted from arrival, so the simulator's own parsing time is inside the latency.
-        asyncio.get_running_loop().call_at(self.arrived + self._latency, self._ack_now, data)
+        asyncio.get_running_loop().call_at(self.arrived + self._latency, self._ack_now, data,
+                                           on_written)
 
-    def _ack_now(self, data: bytes) -> None:
+    def _ack_now(self, data: bytes, on_written: Callable[[], None] | None = None) -> None:
         self._pending_acks -= 1
-        self.write(data)
+        if self.write(data) and on_written is not None:
+            on_written()
         if self._pending_acks == 0:
             self._acks_done.set()
 
