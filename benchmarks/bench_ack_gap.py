@@ -23,12 +23,13 @@ from bench_engine import ROOT, progress, start_simulator  # noqa: E402
 sys.path.insert(0, str(ROOT))
 from channels.services import record_interactions, seed_business_types, upsert_outlets  # noqa: E402
 from channels.synthetic import interactions, outlet_rows  # noqa: E402
-from survey import database, worker as worker_module  # noqa: E402
+from survey import database  # noqa: E402
+from survey.jobs import acks  # noqa: E402
 from survey.clock import FrozenClock  # noqa: E402
-from survey.engine import build_worker  # noqa: E402
+from survey.jobs.build import build_worker  # noqa: E402
 from survey.runtime import Runtime  # noqa: E402
 from survey.settings import Settings  # noqa: E402
-from survey.worker import Intervals  # noqa: E402
+from survey.jobs.worker import Intervals  # noqa: E402
 
 
 def measure(port: int, count: int, folder: Path) -> tuple[list[float], list[float]]:
@@ -55,7 +56,7 @@ def measure(port: int, count: int, folder: Path) -> tuple[list[float], list[floa
         return sealed
 
     worker.journal.append = timed_append
-    record_results = worker_module.outbound.record_submit_results
+    record_results = acks.record_submit_results
 
     def noting(db, results, **kwargs):
         results = list(results)
@@ -71,7 +72,7 @@ def measure(port: int, count: int, folder: Path) -> tuple[list[float], list[floa
         committed.extend(done - read_at[key] for key in in_batch if key in read_at)
         return count
 
-    worker_module.outbound.record_submit_results = noting
+    acks.record_submit_results = noting
     worker.record = timed_record
     try:
         worker.start(Intervals(evaluate=0.1, dispatch=0.1, record=0.1, replies=0.1, expire=5))
@@ -89,7 +90,7 @@ def measure(port: int, count: int, folder: Path) -> tuple[list[float], list[floa
                     break
         worker.stop()
     finally:
-        worker_module.outbound.record_submit_results = record_results
+        acks.record_submit_results = record_results
         runtime.engine.dispose()
     return journaled, committed
 

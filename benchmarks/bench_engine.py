@@ -29,11 +29,11 @@ from smpp.client import SmppClient  # noqa: E402
 from smpp.messages import OutgoingMessage  # noqa: E402
 from survey import database  # noqa: E402
 from survey.clock import FrozenClock  # noqa: E402
-from survey.engine import build_worker  # noqa: E402
+from survey.jobs.build import build_worker  # noqa: E402
 from survey.models import Answer, InboundFragment, InboundMessage, OutboundMessage, SurveySession  # noqa: E402
 from survey.runtime import Runtime  # noqa: E402
 from survey.settings import Settings  # noqa: E402
-from survey.worker import Intervals  # noqa: E402
+from survey.jobs.worker import Intervals  # noqa: E402
 from survey.states import InboundState, OutboundState  # noqa: E402
 
 SIMULATOR = """

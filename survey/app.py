@@ -8,7 +8,7 @@ from channels.api import create_api_blueprint
 from survey.runtime import Runtime
 from survey.settings import Settings
 from survey.views import home
-from survey.web import close_session, get_runtime, get_session, get_write_session
+from survey.web import close_session, get_runtime, get_write_session
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:

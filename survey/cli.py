@@ -17,7 +17,7 @@ from survey import database
 from survey.app import create_app
 from smpp.simulator import run_simulator
 from survey.demo import demo_command
-from survey.engine import build_worker
+from survey.jobs.build import build_worker
 from survey.replies_eval import evaluate, format_report
 from survey.web import get_runtime
 

@@ -21,10 +21,10 @@ from channels.synthetic import interactions, outlet_rows
 from smpp.simulator import SMSCSimulator, SimulatorConfig
 from survey import database
 from survey.app import create_app
-from survey.engine import build_worker
+from survey.jobs.build import build_worker
 from survey.runtime import Runtime
 from survey.settings import load_settings
-from survey.worker import Intervals
+from survey.jobs.worker import Intervals
 
 
 def prepare(runtime: Runtime, folder: Path) -> str:

@@ -8,7 +8,7 @@ from channels.models import Interaction
 from channels.phones import is_mobile_e164
 from channels.services import record_interactions
 from survey.definitions import load_surveys
-from survey.evaluation import evaluate_pending
+from survey.jobs.decide import evaluate_pending
 from survey.policy import Decision, PolicyConfig
 
 

@@ -13,13 +13,13 @@ from smpp.config import ClientConfig
 from smpp.messages import InboundMessage as SmppInbound, OutgoingMessage, SubmitResult
 from smpp.reassembly import Concat, Fragment
 from smpp.receipts import DeliveryReceipt, ReceiptStatus
-from survey import inbox
+from survey.jobs import replies
 from survey.definitions import load_surveys
 from survey.models import (Answer, InboundFragment, InboundMessage, InboundReceipt, OutboundMessage,
                            OutboundSegment, SurveySession)
 from survey.policy import PolicyConfig
 from survey.states import InboundState, MessagePurpose, OutboundState, ReceiptState, SessionState
-from survey.worker import Worker
+from survey.jobs.worker import Worker
 
 SH = ZoneInfo("Asia/Shanghai")
 PHONE = "+8613812341234"
@@ -279,14 +279,14 @@ def test_a_reply_the_code_cannot_handle_is_set_aside_and_the_others_go_on(worker
     for i, msisdn in enumerate(["+8613800000001", "+8613800000002", "+8613800000003"]):
         ingest(db, clock, f"x{i}", clock.now() - timedelta(minutes=10), msisdn=msisdn)
     step(worker, clock)
-    real_parse = inbox.parse_reply
+    real_parse = replies.parse_reply
 
     def parse(question, text):
         if text == "boom":
             raise RuntimeError("a bug the reply uncovers")
         return real_parse(question, text)
 
-    monkeypatch.setattr(inbox, "parse_reply", parse)
+    monkeypatch.setattr(replies, "parse_reply", parse)
     for msisdn, text in [("8613800000001", "1"), ("8613800000002", "boom"), ("8613800000003", "2")]:
         reply(worker, text, msisdn)
     assert worker.replies(clock.now()) == {"answer": 2, "error": 1}
@@ -438,8 +438,9 @@ def test_a_failed_part_receipted_before_the_last_ack_fails_the_message_once_it_i
 
 
 def test_the_ack_of_a_first_question_is_applied_where_every_step_is(worker, db, clock, monkeypatch):
-    """Acked goes through sessions.handle like every event, so its actions are carried out."""
-    from survey import machine, sessions
+    """Acked goes through steps.handle like every event, so its actions are carried out."""
+    from survey import machine
+    from survey.jobs import steps
 
     def advance(survey, snapshot, event):
         step = machine.advance(survey, snapshot, event)
@@ -447,7 +448,7 @@ def test_the_ack_of_a_first_question_is_applied_where_every_step_is(worker, db, 
             return machine.Step(step.state, step.question, step.reasks, (machine.SendThanks(),))
         return step
 
-    monkeypatch.setattr(sessions, "advance", advance)
+    monkeypatch.setattr(steps, "advance", advance)
     ingest(db, clock, "ak1", clock.now() - timedelta(minutes=10))
     step(worker, clock)
     db.expire_all()
@@ -532,20 +533,20 @@ def test_an_over_long_message_id_in_an_ack_does_not_stop_ack_recording(worker, d
 
 
 def test_an_ack_that_cannot_be_recorded_is_set_aside_and_the_others_go_on(worker, db, clock, monkeypatch):
-    from survey import outbound
+    from survey.jobs import acks
 
     for i in range(3):
         ingest(db, clock, f"P{i}", clock.now() - timedelta(minutes=10), msisdn=f"+8613800010{i:03d}")
     worker.run_once(clock.now())
     poison = worker.client.unacked[1].key
-    real = outbound.record_submit_results
+    real = acks.record_submit_results
 
     def record_submit_results(db, results, **kwargs):
         if any(r.key == poison for r in results):
             raise ValueError("a bug this ack uncovers")
         return real(db, results, **kwargs)
 
-    monkeypatch.setattr(outbound, "record_submit_results", record_submit_results)
+    monkeypatch.setattr(acks, "record_submit_results", record_submit_results)
     worker.client.ack_all()
     worker.record(clock.now())
     assert not worker.has_events()  # not retried at every run
@@ -557,19 +558,19 @@ def test_an_ack_that_cannot_be_recorded_is_set_aside_and_the_others_go_on(worker
 
 
 def test_a_receipt_that_cannot_be_matched_is_set_aside_and_the_others_go_on(worker, db, clock, monkeypatch):
-    from survey import outbound
+    from survey.jobs import receipts
 
     ingest(db, clock, "R0", clock.now() - timedelta(minutes=10))
     step(worker, clock)
     (smsc_id,) = db.scalars(select(OutboundSegment.smsc_id)).all()
-    real = outbound.record_receipts
+    real = receipts.record_receipts
 
     def record_receipts(db, receipts, **kwargs):
         if any(r.message_id == "BAD" for r in receipts):
             raise ValueError("a bug this receipt uncovers")
         return real(db, receipts, **kwargs)
 
-    monkeypatch.setattr(outbound, "record_receipts", record_receipts)
+    monkeypatch.setattr(receipts, "record_receipts", record_receipts)
     worker.client.on_replies([DeliveryReceipt(message_id="BAD", status=ReceiptStatus.DELIVERED),
                               DeliveryReceipt(message_id=smsc_id, status=ReceiptStatus.DELIVERED)])
     worker.record(clock.now())

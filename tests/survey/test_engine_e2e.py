@@ -17,7 +17,7 @@ from channels.models import Interaction, Subscriber
 from channels.services import record_interactions, seed_business_types, upsert_outlets
 from smpp.simulator import SMSCSimulator, SimulatorConfig
 from survey import database
-from survey.engine import build_worker
+from survey.jobs.build import build_worker
 from survey.models import Answer, SurveySession
 from survey.runtime import Runtime
 from survey.states import SessionState

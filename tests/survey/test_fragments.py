@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from smpp.reassembly import Concat, Fragment
-from survey.fragments import flush_stale_fragments, store_fragment
+from survey.jobs.fragments import flush_stale_fragments, store_fragment
 from survey.models import InboundFragment, InboundMessage
 from tests.conftest import START
 

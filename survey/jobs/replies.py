@@ -12,7 +12,7 @@ from smpp.messages import InboundMessage as SmppInbound
 from survey.machine import Replied
 from survey.models import InboundMessage, OutboundMessage, SurveySession
 from survey.parser import ReplyKind, parse_reply
-from survey.sessions import Context, Known, Outbox, handle, record_opt_out
+from survey.jobs.steps import Context, Known, Outbox, handle, record_opt_out
 from survey.states import ASKING, OPEN_STATES, InboundState
 
 # An SMSC that lost our deliver_sm_resp delivers the same reply again, seconds later.

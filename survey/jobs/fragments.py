@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from smpp.reassembly import Concat, Fragment, assemble, place
-from survey.inbox import msisdn_of, storable_text
+from survey.jobs.replies import msisdn_of, storable_text
 from survey.models import InboundFragment, InboundMessage
 from survey.states import InboundState
 

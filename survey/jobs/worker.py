@@ -36,17 +36,17 @@ from smpp.config import ClientConfig
 from smpp.messages import InboundMessage as SmppInbound, SubmitResult
 from smpp.reassembly import Fragment
 from smpp.receipts import DeliveryReceipt
-from survey import outbound
 from survey.definitions import Survey
-from survey.evaluation import evaluate_pending
-from survey.fragments import flush_stale_fragments, store_fragment
-from survey.inbox import process_received, store_inbound
-from survey.models import InboundMessage, SurveySession
+from survey.jobs import acks, dispatch, receipts
+from survey.jobs.decide import evaluate_pending
+from survey.jobs.expire import expire_due
+from survey.jobs.fragments import flush_stale_fragments, store_fragment
+from survey.jobs.replies import process_received, store_inbound
+from survey.jobs.steps import Context
+from survey.models import InboundMessage
 from survey.policy import PolicyConfig
 from survey.runtime import Runtime
-from survey.sessions import Context, handle
-from survey.machine import WindowClosed
-from survey.states import OPEN_STATES, InboundState
+from survey.states import InboundState
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +81,6 @@ class Intervals:
     record: float = 0.2
     replies: float = 0.5
     expire: float = 60.0
-
-
-def expire_due(db, *, now: datetime, ctx: Context, limit: int = 1000) -> int:
-    """Close sessions whose window has passed; returns how many."""
-    sessions = list(db.scalars(select(SurveySession).where(
-        SurveySession.state.in_(OPEN_STATES), SurveySession.expires_at <= now).limit(limit)))
-    for session in sessions:
-        handle(db, session, WindowClosed(), now=now, ctx=ctx)
-    return len(sessions)
 
 
 class Worker:
@@ -136,16 +127,16 @@ class Worker:
         # On the SMPP client's store thread, one transaction for all that arrived together; an
         # exception here makes the client ask the SMSC to deliver them again.
         now, region = self._now(), self.runtime.settings.default_region
-        receipts = [item for item in items if isinstance(item, DeliveryReceipt)]
+        delivery = [item for item in items if isinstance(item, DeliveryReceipt)]
         with self.runtime.writing() as db:
             connection = db.connection()
-            outbound.store_receipts(connection, receipts, now=now)
+            receipts.store_receipts(connection, delivery, now=now)
             for item in items:
                 if isinstance(item, Fragment):
                     store_fragment(connection, item, now=now, region=region)
                 elif isinstance(item, SmppInbound):
                     store_inbound(connection, item, now=now, region=region)
-        if receipts:
+        if delivery:
             self._events.put(RECEIPTS_STORED)
 
     # -- jobs ------------------------------------------------------------------------------------
@@ -164,7 +155,7 @@ class Worker:
         if room <= 0:
             return 0
         with self.runtime.writing() as db:
-            messages = outbound.claim_due(db, now=now, ctx=self.ctx, limit=room)
+            messages = dispatch.claim_due(db, now=now, ctx=self.ctx, limit=room)
         # Committed as SUBMITTING before the client sees them: a crash now means a resend, never a loss.
         self.client.submit_many(messages)
         self.counts.submitted += len(messages)
@@ -182,15 +173,15 @@ class Worker:
                 break
         if not events and not self._receipts_waiting:
             return 0
-        acks = [event for event in events if isinstance(event, SubmitResult)]
+        results = [event for event in events if isinstance(event, SubmitResult)]
         try:
             with self.runtime.writing() as db:
-                outbound.record_submit_results(db, acks, now=now, ctx=self.ctx)
-                waiting = outbound.apply_stored_receipts(db, now=now, patience=RECEIPT_PATIENCE)
+                acks.record_submit_results(db, results, now=now, ctx=self.ctx)
+                waiting = receipts.apply_stored_receipts(db, now=now, patience=RECEIPT_PATIENCE)
         except Exception:
-            log.exception("recording %d acks and the stored receipts together failed; one at a time", len(acks))
+            log.exception("recording %d acks and the stored receipts together failed; one at a time", len(results))
             try:
-                waiting = self._record_one_by_one(acks, now)
+                waiting = self._record_one_by_one(results, now)
             except Exception:
                 self._carry = events  # the database itself failed: not lost, the next run records them
                 raise
@@ -198,32 +189,32 @@ class Worker:
         for event in events:
             if isinstance(event, JournalSealed):
                 event.path.unlink(missing_ok=True)
-        return len(acks)
+        return len(results)
 
-    def _record_one_by_one(self, acks: list[SubmitResult], now: datetime) -> int:
+    def _record_one_by_one(self, results: list[SubmitResult], now: datetime) -> int:
         """Each ack, then each stored receipt, in a transaction of its own; one that fails alone is
         set aside with its reason (on its message, or as an unmatched receipt) instead of holding
         back every ack after it, run after run."""
-        for ack in acks:
+        for ack in results:
             try:
                 with self.runtime.writing() as db:
-                    outbound.record_submit_results(db, [ack], now=now, ctx=self.ctx)
+                    acks.record_submit_results(db, [ack], now=now, ctx=self.ctx)
             except Exception as exc:
                 log.exception("ack for message %s part %d set aside", ack.key, ack.segment_index)
                 with self.runtime.writing() as db:
-                    outbound.set_ack_aside(db, ack, f"{type(exc).__name__}: {exc}")
+                    acks.set_ack_aside(db, ack, f"{type(exc).__name__}: {exc}")
         waiting = 0
         with self.runtime.read_factory() as db:
-            receipt_ids = outbound.stored_receipt_ids(db)
+            receipt_ids = receipts.stored_receipt_ids(db)
         for receipt_id in receipt_ids:
             try:
                 with self.runtime.writing() as db:
-                    waiting += outbound.apply_stored_receipts(db, now=now, patience=RECEIPT_PATIENCE,
+                    waiting += receipts.apply_stored_receipts(db, now=now, patience=RECEIPT_PATIENCE,
                                                               only=receipt_id)
             except Exception:
                 log.exception("receipt %d set aside", receipt_id)
                 with self.runtime.writing() as db:
-                    outbound.set_receipt_aside(db, receipt_id)
+                    receipts.set_receipt_aside(db, receipt_id)
         return waiting
 
     def has_events(self) -> bool:
@@ -283,11 +274,11 @@ class Worker:
 
     def recover(self) -> int:
         """Record the acks the journal holds, then put messages whose ack was lost back in the
-        queue (see survey.outbound); returns how many were put back."""
+        queue (see survey.jobs.dispatch); returns how many were put back."""
         journaled = self.journal.replay() if self.journal is not None else []
         with self.runtime.writing() as db:
-            outbound.record_submit_results(db, journaled, now=self._now(), ctx=self.ctx)
-            requeued = outbound.requeue_unacknowledged(db)
+            acks.record_submit_results(db, journaled, now=self._now(), ctx=self.ctx)
+            requeued = dispatch.requeue_unacknowledged(db)
         if self.journal is not None:
             self.journal.clear()
         if requeued:

@@ -9,7 +9,7 @@ from survey.parser import parse_reply
 from survey.policy import PolicyConfig
 from survey.runtime import Runtime
 from survey.texts import oversized_texts
-from survey.worker import Worker
+from survey.jobs.worker import Worker
 
 log = logging.getLogger(__name__)
 # A long outlet name, so the warning errs on the side of cost.

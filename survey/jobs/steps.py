@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from channels.models import Subscriber
 from survey import texts
 from survey.definitions import Survey
-from survey.evaluation import interaction_tags
+from survey.jobs.decide import interaction_tags
 from survey.machine import (
     CancelPending, Event, RecordOptOut, Replied, SaveAnswer, SendOptOutConfirmation, SendQuestion, SendReask,
     SendThanks, Snapshot, advance,
