@@ -174,6 +174,14 @@ def _pack(text: str, gsm: bool, limit: int) -> list[str]:
     return chunks
 
 
+def segment_count(text: str) -> int:
+    """How many segments segment() cuts text into (what a text costs to send)."""
+    gsm = is_gsm(text)
+    if (gsm_septets(text) if gsm else _ucs2_units(text)) <= (GSM_SINGLE if gsm else UCS2_SINGLE):
+        return 1
+    return len(_pack(text, gsm, GSM_MULTI if gsm else UCS2_MULTI))
+
+
 def segment(text: str, *, ref: int, use_sar: bool = False) -> Segments:
     """Encode and split text into submit_sm parts sharing the reference ref."""
     gsm = is_gsm(text)

@@ -4,11 +4,8 @@ from __future__ import annotations
 import string
 from typing import Mapping
 
-from survey.definitions import Survey
-
-OPTOUT_HINT = "回复TD退订"
-UCS2_SINGLE = 70
-UCS2_PART = 67
+from smpp.encoding import segment_count
+from survey.definitions import OPTOUT_HINT, Survey
 
 
 class _Blank(dict):
@@ -20,12 +17,6 @@ def render(template: str, values: Mapping[str, str]) -> str:
     """Fill {outlet} and {business}; an unknown placeholder renders empty instead of failing a send."""
     text = string.Formatter().vformat(template, (), _Blank(values))
     return text if OPTOUT_HINT in text else f"{text}{OPTOUT_HINT}"
-
-
-def segments_needed(text: str) -> int:
-    """UCS2 segments a Chinese text costs (every Touchpoint text has Chinese in it)."""
-    units = len(text.encode("utf-16-le")) // 2
-    return 1 if units <= UCS2_SINGLE else -(-units // UCS2_PART)
 
 
 def question_text(survey: Survey, question: str, values: Mapping[str, str]) -> str:
@@ -47,4 +38,4 @@ def oversized_texts(survey: Survey, values: Mapping[str, str]) -> list[tuple[str
     """(text name, segments) of each rendered text that needs more than one segment."""
     names = [(f"question {q.key}", q.text) for q in survey.questions] + list(survey.texts.items())
     rendered = ((name, render(template, values)) for name, template in names)
-    return [(name, n) for name, text in rendered if (n := segments_needed(text)) > 1]
+    return [(name, n) for name, text in rendered if (n := segment_count(text)) > 1]

@@ -119,3 +119,10 @@ def test_round_trip(text: str, ref: int, use_sar: bool) -> None:
     assert all(len(p.short_message) <= limit for p in result.parts)
     if result.data_coding == DC_GSM:
         assert gsm_decode(body) == text
+
+
+def test_segment_count_is_what_segment_cuts_a_text_into():
+    from smpp.encoding import segment_count
+
+    for text in ["感谢", "谢" * 70, "谢" * 71, "谢" * 134, "谢" * 135, "a" * 160, "a" * 161, "😀" * 40, "€" * 90]:
+        assert segment_count(text) == len(segment(text, ref=1).parts), text
