@@ -117,15 +117,18 @@ def _ended_at(raw: Mapping[str, Any], errors: list[FieldError], *, tz: tzinfo, n
     except ValueError:
         errors.append(FieldError("ended_at", f"not a date and time: {value!r}"))
         return None
-    # Compared as written first: offsets are under a day, and converting year 1 or 9999 overflows.
-    naive = wall.replace(tzinfo=None)
-    too_old = naive < EARLIEST_ENDED_AT.replace(tzinfo=None) - timedelta(days=1)
-    too_new = naive > now.astimezone(timezone.utc).replace(tzinfo=None) + timedelta(days=1)
-    ended_at = None if too_old or too_new else parse_time(wall, tz=tz)
-    if too_old or (ended_at is not None and ended_at < EARLIEST_ENDED_AT):
+    # The year as written first: converting year 1 or 9999 to UTC overflows, and offsets are under a day.
+    if wall.year < EARLIEST_ENDED_AT.year - 1:
         errors.append(FieldError("ended_at", f"before {EARLIEST_ENDED_AT:%Y-%m-%d}, not plausible: {value!r}"))
         return None
-    if too_new or ended_at > now + FUTURE_TOLERANCE:
+    if wall.year > now.year + 1:
+        errors.append(FieldError("ended_at", "in the future"))
+        return None
+    ended_at = parse_time(wall, tz=tz)
+    if ended_at < EARLIEST_ENDED_AT:
+        errors.append(FieldError("ended_at", f"before {EARLIEST_ENDED_AT:%Y-%m-%d}, not plausible: {value!r}"))
+        return None
+    if ended_at > now + FUTURE_TOLERANCE:
         errors.append(FieldError("ended_at", "in the future"))
         return None
     return ended_at
@@ -161,10 +164,11 @@ def _text(raw: Mapping[str, Any], name: str, errors: list[FieldError], *, requir
     if len(text) > limit:
         errors.append(FieldError(name, f"longer than {limit} characters"))
         return None
-    problem = text_problem(text)
-    if problem is not None:
-        errors.append(FieldError(name, problem))
-        return None
+    if not text.isprintable():  # text_problem's own fast path, without the call
+        problem = text_problem(text)
+        if problem is not None:
+            errors.append(FieldError(name, problem))
+            return None
     return text
 
 
@@ -187,21 +191,20 @@ def _attributes(raw: Mapping[str, Any], errors: list[FieldError]) -> dict[str, A
         if len(key) > ATTRIBUTE_KEY_LIMIT:
             errors.append(FieldError("attributes", f"key {key!r} longer than {ATTRIBUTE_KEY_LIMIT} characters"))
             continue
-        problem = text_problem(key)
-        if problem is not None:
+        if not key.isprintable() and (problem := text_problem(key)) is not None:
             errors.append(FieldError("attributes", f"key {key!r} {problem}"))
             continue
-        field = f"attributes.{key}"
         if isinstance(value, str):
             if len(value) > ATTRIBUTE_VALUE_LIMIT:
-                errors.append(FieldError(field, f"longer than {ATTRIBUTE_VALUE_LIMIT} characters"))
-            elif (problem := text_problem(value, free=True)) is not None:
-                errors.append(FieldError(field, problem))
+                errors.append(FieldError(f"attributes.{key}", f"longer than {ATTRIBUTE_VALUE_LIMIT} characters"))
+            elif not value.isprintable() and (problem := text_problem(value, free=True)) is not None:
+                errors.append(FieldError(f"attributes.{key}", problem))
         elif isinstance(value, float):
             if not math.isfinite(value):  # NaN and infinities are not JSON: nothing could read them back
-                errors.append(FieldError(field, "not a finite number"))
+                errors.append(FieldError(f"attributes.{key}", "not a finite number"))
         elif not (value is None or isinstance(value, int)):  # bool is an int
-            errors.append(FieldError(field, f"expected text, a number, true/false or null, got {type(value).__name__}"))
+            errors.append(FieldError(f"attributes.{key}", "expected text, a number, true/false or null, "
+                                                          f"got {type(value).__name__}"))
     return dict(attributes) if len(errors) == count else None
 
 
