@@ -1,8 +1,9 @@
-"""Streaming CSV import of interactions and outlets: UTF-8 (with or without BOM) or GB18030.
+"""Streaming CSV import of interactions and outlets: UTF-8 (with or without BOM), GB18030 or UTF-16.
 
 Rows are read and stored a chunk at a time, each chunk in its own transaction, so memory stays flat
 for millions of rows and an import killed midway keeps what it committed; a rerun stores the rest
-(rows already stored come back as duplicates). Bad rows go to a report: row number, field, problem.
+(rows already stored come back as duplicates). Bad rows go to a report: row number, field, problem;
+a bad row never costs the good rows around it.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import csv
 import pickle
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from itertools import islice
@@ -18,7 +20,7 @@ from typing import Callable, Iterator
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from channels.csv_reading import BadEncoding, Chunk, file_encoding, iter_rows, parsed_chunks
+from channels.csv_reading import Chunk, ReaderFailed, file_encoding, iter_rows, parsed_chunks
 from channels.rows import FieldError
 from channels.services import store_parsed, upsert_outlets
 
@@ -34,6 +36,11 @@ class ImportSummary:
     rejected: int
     encoding: str
     report: Path | None
+
+    @property
+    def nothing_read(self) -> bool:
+        """Whether no row of the file could be used: the one case an import command should fail."""
+        return self.rejected > 0 and self.created == self.duplicates == 0
 
     def __str__(self) -> str:
         text = (f"{self.rows} rows: {self.created} stored, {self.duplicates} already stored, "
@@ -73,26 +80,40 @@ def default_report_path(path: Path) -> Path:
 PARALLEL_BYTES = 8 << 20
 
 
+def _child_command(path: Path, now: datetime, zone: str, region: str, chunk_rows: int) -> list[str]:
+    return [sys.executable, "-m", "channels.csv_reading", str(path), now.isoformat(), zone, region, str(chunk_rows)]
+
+
 def _chunks_in_child(path: Path, *, now: datetime, tz: tzinfo, region: str, chunk_rows: int) -> Iterator[Chunk]:
-    """parsed_chunks, computed by `python -m channels.csv_reading` and read back from its stdout."""
+    """parsed_chunks, computed by `python -m channels.csv_reading` and read back from its stdout.
+
+    ReaderFailed when the child reports a failure or stops without finishing (killed, out of memory).
+    """
     zone = getattr(tz, "key", None)
     if zone is None:
         raise ValueError("tz: a parallel import needs a named zone (zoneinfo)")
-    child = subprocess.Popen(
-        [sys.executable, "-m", "channels.csv_reading", str(path), now.isoformat(), zone, region, str(chunk_rows)],
-        stdout=subprocess.PIPE)
-    try:
-        while (item := pickle.load(child.stdout)) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    except EOFError:
-        raise RuntimeError(f"the CSV reader process stopped early (exit code {child.wait()})") from None
-    finally:
-        child.stdout.close()
-        if child.poll() is None:
-            child.kill()
-        child.wait()
+    with tempfile.TemporaryFile() as stderr:
+        child = subprocess.Popen(_child_command(path, now, zone, region, chunk_rows),
+                                 stdout=subprocess.PIPE, stderr=stderr)
+        try:
+            while (item := pickle.load(child.stdout)) is not None:
+                if isinstance(item, ReaderFailed):
+                    raise ReaderFailed(f"the CSV reader process for {path.name} failed: {item}; the rows "
+                                       "stored so far are kept, import the file again to store the rest")
+                yield item
+        except (EOFError, pickle.UnpicklingError):
+            code = child.wait()
+            stderr.seek(0)
+            last = stderr.read().decode("utf-8", "replace").strip().splitlines()[-1:]
+            raise ReaderFailed(
+                f"the CSV reader process for {path.name} stopped (exit code {code}{': ' + last[0] if last else ''}) "
+                "before the end of the file; the rows stored so far are kept, import the file again to store "
+                "the rest") from None
+        finally:
+            child.stdout.close()
+            if child.poll() is None:
+                child.kill()
+            child.wait()
 
 
 def import_interactions(session_factory: sessionmaker[Session], path: Path, *,
@@ -122,10 +143,6 @@ def import_interactions(session_factory: sessionmaker[Session], path: Path, *,
             for outcome in result.rejected:
                 rejected += 1
                 report.add(numbers[outcome.index], outcome.errors)
-    except BadEncoding as exc:
-        report.add(total + 2, (FieldError("file", f"not {exc.encoding} text ({exc.reason}); "
-                                          "save as UTF-8 or GB18030"),))
-        rejected += 1
     finally:
         written = report.close()
     return ImportSummary(total, created, duplicates, rejected, encoding, written)
@@ -141,12 +158,14 @@ def import_outlets(session_factory: sessionmaker[Session], path: Path, *,
     total = created = unchanged = rejected = 0
     try:
         while chunk := list(islice(rows, chunk_rows)):
+            readable = [(number, raw) for number, raw in chunk if not isinstance(raw, list)]
             with session_factory.begin() as db:
-                result = upsert_outlets(db, chunk)
+                result = upsert_outlets(db, readable)
             total += len(chunk)
             created += result.created + result.updated
             unchanged += result.unchanged
-            for row, errors in result.errors:
+            unreadable = [(number, tuple(raw)) for number, raw in chunk if isinstance(raw, list)]
+            for row, errors in sorted(unreadable + list(result.errors), key=lambda e: e[0]):
                 rejected += 1
                 report.add(row, errors)
     finally:

@@ -73,7 +73,7 @@ def test_broken_rows_are_reported_and_the_rest_stored(runtime, db, outlets, tmp_
     assert report[0] == ["row", "field", "problem"]
     assert ["3", "msisdn", "not a mainland mobile number: '12345'"] in report
     assert ["5", "ended_at", "not a date and time: 'yesterday'"] in report
-    assert ["6", "msisdn", "required"] in report
+    assert ["6", "row", "2 cells where the header has 7"] in report
     assert count(db) == 4
 
 
@@ -147,11 +147,11 @@ def test_the_parser_process_path_stores_and_reports_like_the_in_process_one(runt
     assert count(db) == 30
 
 
-def test_a_file_that_is_neither_utf8_nor_gb18030_is_reported_not_crashed(runtime, db, outlets, tmp_path):
+def test_a_row_that_is_neither_utf8_nor_gb18030_is_reported_not_crashed(runtime, db, outlets, tmp_path):
     path = tmp_path / "bin.csv"
     good = "\n".join(",".join(r) for r in [HEADER] + good_rows(2)).encode("utf-8")
     path.write_bytes(good + b"\n\xff\xfe\xfa,broken\n")
     summary = run(runtime, path)
-    assert summary.rejected == 1
+    assert (summary.created, summary.rejected) == (2, 1)
     with open(summary.report, encoding="utf-8-sig") as f:
-        assert list(csv.reader(f))[1][1] == "file"
+        assert list(csv.reader(f))[1][:2] == ["4", "source"]
