@@ -29,12 +29,12 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-from channels.accounts import create_token  # noqa: E402
+from survey.accounts.services import create_token  # noqa: E402
 from channels.models import Interaction  # noqa: E402
 from channels.services import seed_business_types, upsert_outlets  # noqa: E402
 from channels.synthetic import interactions, outlet_rows  # noqa: E402
 from survey import database  # noqa: E402
-from survey.app import create_app  # noqa: E402
+from survey.web import create_app  # noqa: E402
 from survey.clock import SystemClock  # noqa: E402
 from survey.runtime import Runtime  # noqa: E402
 from survey.settings import Settings  # noqa: E402

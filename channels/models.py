@@ -1,4 +1,4 @@
-"""Tables of channels/: the outlet hierarchy, business types, subscribers, interactions, users, tokens."""
+"""Tables of channels/: the outlet hierarchy, business types, subscribers and interactions."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,30 +9,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from channels.sqltypes import UTCDateTime
-from channels.taxonomy import Channel, OutletKind, Role
-
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[str]: JSON}
-
-
-def str_enum(enum_cls: type) -> Enum:
-    """Enum column stored as its values in a VARCHAR with a CHECK: portable, readable in SQL."""
-    return Enum(
-        enum_cls, native_enum=False, create_constraint=True, length=24,
-        values_callable=lambda cls: [m.value for m in cls], name=enum_cls.__name__.lower(),
-    )
-
+from channels.sql.base import Base, str_enum
+from channels.taxonomy import Channel, OutletKind
 
 class Region(Base):
     __tablename__ = "regions"
@@ -118,37 +96,3 @@ class Interaction(Base):
 
     outlet: Mapped[Outlet] = relationship()
     business_type: Mapped[BusinessType | None] = relationship()
-
-
-class User(Base):
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(256))
-    role: Mapped[Role] = mapped_column(str_enum(Role))
-    created_at: Mapped[datetime]
-    outlets: Mapped[list[Outlet]] = relationship(secondary="user_outlets")
-
-
-class UserOutlet(Base):
-    """The outlets a channel lead may see: scope is applied in queries, not by hiding links."""
-
-    __tablename__ = "user_outlets"
-
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    outlet_id: Mapped[int] = mapped_column(ForeignKey("outlets.id", ondelete="CASCADE"), primary_key=True)
-
-
-class ApiToken(Base):
-    """An integrator's bearer token; only its SHA-256 is stored."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(64))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime]
-    revoked_at: Mapped[datetime | None]
-    last_used_at: Mapped[datetime | None]

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from channels.bulk import existing_keys, insert_rows
+from channels.sql.bulk import existing_keys, insert_rows
 from channels.models import BusinessType, City, Outlet, Region
 from channels.rows import FieldError, InteractionRow, OutletRow, Parsed, parse_interaction, parse_outlet
 from channels.taxonomy import DEFAULT_BUSINESS_TYPES

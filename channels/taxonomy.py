@@ -21,12 +21,6 @@ class OutletKind(StrEnum):
     VIRTUAL = "virtual"
 
 
-class Role(StrEnum):
-    ADMIN = "admin"
-    MANAGER = "manager"
-    CHANNEL_LEAD = "channel_lead"
-
-
 # Chinese names people put in CSV files, next to the codes.
 CHANNEL_ALIASES: dict[str, Channel] = {
     "门店": Channel.STORE, "营业厅": Channel.STORE, "实体渠道": Channel.STORE,

@@ -9,17 +9,17 @@ from pathlib import Path
 import click
 from flask.cli import FlaskGroup
 
-from channels.accounts import AccountError, create_token, create_user
 from channels.csv_import import ImportSummary, import_interactions, import_outlets
 from channels.services import seed_business_types
-from channels.taxonomy import Role
-from survey import database
-from survey.app import create_app
 from smpp.simulator import run_simulator
+from survey import database
+from survey.accounts.models import Role
+from survey.accounts.services import AccountError, create_token, create_user
 from survey.demo import demo_command
 from survey.jobs.build import build_worker
 from survey.replies_eval import evaluate, format_report
-from survey.web import get_runtime
+from survey.web import create_app
+from survey.web.db import get_runtime
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=False, load_dotenv=False)

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 import channels.models  # noqa: F401  (registers the tables)
+import survey.accounts.models  # noqa: F401
 import survey.models  # noqa: F401
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -72,7 +73,7 @@ def reset(engine: Engine) -> None:
     """Drop every table and the migration record: a clean slate for tests and benchmarks."""
     from sqlalchemy import text
 
-    from channels.models import Base
+    from channels.sql.base import Base
 
     with engine.begin() as connection:
         Base.metadata.drop_all(connection)

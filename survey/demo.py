@@ -14,13 +14,13 @@ from pathlib import Path
 import click
 from werkzeug.serving import make_server
 
-from channels.accounts import create_token
+from survey.accounts.services import create_token
 from channels.csv_import import import_outlets
 from channels.services import seed_business_types
 from channels.synthetic import interactions, outlet_rows
 from smpp.simulator import SMSCSimulator, SimulatorConfig
 from survey import database
-from survey.app import create_app
+from survey.web import create_app
 from survey.jobs.build import build_worker
 from survey.runtime import Runtime
 from survey.settings import load_settings

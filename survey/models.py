@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from channels.models import Base, Interaction, str_enum
+from channels.models import Interaction
+from channels.sql.base import Base, str_enum
 from survey.states import InboundState, MessagePurpose, OutboundState, ReceiptState, SessionState
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from channels.accounts import create_token
+from survey.accounts.services import create_token
 from channels.services import seed_business_types, upsert_outlets
 from survey import database
-from survey.app import create_app
+from survey.web import create_app
 from survey.clock import FrozenClock
 from survey.runtime import Runtime
 from survey.settings import Settings

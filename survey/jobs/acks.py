@@ -12,7 +12,7 @@ from typing import Iterable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from channels.bulk import insert_rows, update_rows
+from channels.sql.bulk import insert_rows, update_rows
 from smpp.messages import SubmitResult
 from smpp.receipts import message_id_candidates
 from survey.jobs.receipts import settle_deliveries

@@ -9,7 +9,7 @@ from typing import Mapping
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from channels.bulk import insert_rows, update_rows
+from channels.sql.bulk import insert_rows, update_rows
 from channels.models import BusinessType, City, Interaction, Outlet, Region, Subscriber
 from channels.phones import is_mobile_e164
 from survey.definitions import Survey

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from channels.bulk import update_rows
+from channels.sql.bulk import update_rows
 from smpp.messages import OutgoingMessage
 from survey.jobs.steps import Context, handle
 from survey.machine import SendFailed

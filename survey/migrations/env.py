@@ -1,7 +1,8 @@
 """Alembic environment: runs against the engine handed in by survey.database.upgrade."""
 from alembic import context
 
-from channels.models import Base
+from channels.sql.base import Base
+import survey.accounts.models  # noqa: F401
 import survey.models  # noqa: F401
 
 config = context.config

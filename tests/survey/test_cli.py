@@ -7,10 +7,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
-from channels.accounts import authenticate_token
-from channels.models import Base, BusinessType, Interaction, Outlet
+from survey.accounts.services import authenticate_token
+from channels.models import BusinessType, Interaction, Outlet
+from channels.sql.base import Base
 from channels.taxonomy import DEFAULT_BUSINESS_TYPES
-from survey.app import create_app
+from survey.web import create_app
 from survey.cli import main
 from survey.runtime import Runtime
 

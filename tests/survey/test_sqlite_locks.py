@@ -6,10 +6,10 @@ import threading
 from sqlalchemy import func, select, text
 
 from survey import database
-from survey.app import create_app
+from survey.web import create_app
 from survey.runtime import Runtime
 from survey.settings import Settings
-from survey.web import get_session
+from survey.web.db import get_session
 
 
 def file_runtime(tmp_path) -> Runtime:

@@ -6,7 +6,7 @@ Create Date: 2026-11-23 23:47:34.668613
 """
 from alembic import op
 import sqlalchemy as sa
-import channels.sqltypes
+import channels.sql.types
 
 
 revision = '0001'
@@ -35,10 +35,10 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('msisdn', sa.String(length=20), nullable=False),
     sa.Column('attributes', sa.JSON(), nullable=False),
-    sa.Column('opted_out_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('opted_out_at', channels.sql.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('opt_out_source', sa.String(length=64), nullable=True),
     sa.Column('do_not_survey', sa.Boolean(), nullable=False),
-    sa.Column('created_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', channels.sql.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscribers')),
     sa.UniqueConstraint('msisdn', name=op.f('uq_subscribers_msisdn'))
     )
@@ -47,7 +47,7 @@ def upgrade() -> None:
     sa.Column('username', sa.String(length=64), nullable=False),
     sa.Column('password_hash', sa.String(length=256), nullable=False),
     sa.Column('role', sa.Enum('admin', 'manager', 'channel_lead', name='role', native_enum=False, create_constraint=True, length=24), nullable=False),
-    sa.Column('created_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', channels.sql.types.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('username', name=op.f('uq_users_username'))
     )
@@ -56,9 +56,9 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_used_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', channels.sql.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', channels.sql.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_used_at', channels.sql.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_api_tokens_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
@@ -94,11 +94,11 @@ def upgrade() -> None:
     sa.Column('outlet_id', sa.Integer(), nullable=False),
     sa.Column('business_type_id', sa.Integer(), nullable=True),
     sa.Column('msisdn', sa.String(length=20), nullable=False),
-    sa.Column('ended_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', channels.sql.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('staff_id', sa.String(length=64), nullable=True),
     sa.Column('attributes', sa.JSON(), nullable=False),
-    sa.Column('received_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('evaluated_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('received_at', channels.sql.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('evaluated_at', channels.sql.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('decision', sa.String(length=32), nullable=True),
     sa.ForeignKeyConstraint(['business_type_id'], ['business_types.id'], name=op.f('fk_interactions_business_type_id_business_types')),
     sa.ForeignKeyConstraint(['outlet_id'], ['outlets.id'], name=op.f('fk_interactions_outlet_id_outlets')),
@@ -124,13 +124,13 @@ def upgrade() -> None:
     sa.Column('state', sa.Enum('scheduled', 'sent', 'waiting', 'completed', 'expired', 'opted_out', 'failed', name='sessionstate', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.Column('question', sa.String(length=64), nullable=True),
     sa.Column('reasks', sa.Integer(), nullable=False),
-    sa.Column('scheduled_for', channels.sqltypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_reply_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('expires_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('ended_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('scheduled_for', channels.sql.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', channels.sql.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_reply_at', channels.sql.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', channels.sql.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ended_at', channels.sql.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('segments_sent', sa.Integer(), nullable=False),
-    sa.Column('created_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', channels.sql.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['interaction_id'], ['interactions.id'], name=op.f('fk_survey_sessions_interaction_id_interactions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_survey_sessions')),
     sa.UniqueConstraint('interaction_id', name=op.f('uq_survey_sessions_interaction_id'))
@@ -145,12 +145,12 @@ def upgrade() -> None:
     sa.Column('msisdn', sa.String(length=20), nullable=False),
     sa.Column('destination', sa.String(length=32), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
-    sa.Column('received_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', channels.sql.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('state', sa.Enum('received', 'processed', 'unmatched', 'duplicate', 'error', name='inboundstate', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.Column('session_id', sa.Integer(), nullable=True),
     sa.Column('parsed_kind', sa.String(length=16), nullable=True),
     sa.Column('error', sa.String(length=256), nullable=True),
-    sa.Column('processed_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('processed_at', channels.sql.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['session_id'], ['survey_sessions.id'], name=op.f('fk_inbound_messages_session_id_survey_sessions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_messages'))
     )
@@ -167,16 +167,16 @@ def upgrade() -> None:
     sa.Column('purpose', sa.Enum('question', 'reask', 'thanks', 'optout_confirm', name='messagepurpose', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.Column('question', sa.String(length=64), nullable=True),
     sa.Column('state', sa.Enum('pending', 'submitting', 'acked', 'delivered', 'undelivered', 'failed', 'cancelled', name='outboundstate', native_enum=False, create_constraint=True, length=24), nullable=False),
-    sa.Column('due_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('due_at', channels.sql.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('segments', sa.Integer(), nullable=False),
     sa.Column('ref', sa.Integer(), nullable=False),
     sa.Column('smpp_status', sa.Integer(), nullable=True),
     sa.Column('error', sa.String(length=256), nullable=True),
-    sa.Column('submitted_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('acked_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('delivered_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('submitted_at', channels.sql.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('acked_at', channels.sql.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', channels.sql.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', channels.sql.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['session_id'], ['survey_sessions.id'], name=op.f('fk_outbound_messages_session_id_survey_sessions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbound_messages'))
     )
@@ -193,7 +193,7 @@ def upgrade() -> None:
     sa.Column('value', sa.Integer(), nullable=True),
     sa.Column('reasons', sa.JSON(), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
-    sa.Column('answered_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('answered_at', channels.sql.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('response_seconds', sa.Integer(), nullable=False),
     sa.Column('msisdn', sa.String(length=20), nullable=False),
     sa.Column('channel', sa.String(length=24), nullable=False),
@@ -220,7 +220,7 @@ def upgrade() -> None:
     sa.Column('smsc_id_alt', sa.String(length=64), nullable=True),
     sa.Column('receipt_status', sa.String(length=16), nullable=True),
     sa.Column('receipt_error', sa.String(length=16), nullable=True),
-    sa.Column('receipt_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('receipt_at', channels.sql.types.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['message_id'], ['outbound_messages.id'], name=op.f('fk_outbound_segments_message_id_outbound_messages'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbound_segments')),
     sa.UniqueConstraint('message_id', 'seq', name=op.f('uq_outbound_segments_message_id_seq'))

@@ -6,7 +6,7 @@ Create Date: 2026-11-24 01:55:24.511807
 """
 from alembic import op
 import sqlalchemy as sa
-import channels.sqltypes
+import channels.sql.types
 
 
 revision = '0002'
@@ -22,8 +22,8 @@ def upgrade() -> None:
     sa.Column('smsc_id', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('error', sa.String(length=16), nullable=True),
-    sa.Column('done_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('received_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('done_at', channels.sql.types.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('received_at', channels.sql.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('state', sa.Enum('received', 'matched', 'unmatched', name='receiptstate', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_receipts'))
     )
@@ -39,7 +39,7 @@ def upgrade() -> None:
     sa.Column('seqnum', sa.Integer(), nullable=False),
     sa.Column('data_coding', sa.Integer(), nullable=False),
     sa.Column('body', sa.LargeBinary(), nullable=False),
-    sa.Column('received_at', channels.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('received_at', channels.sql.types.UTCDateTime(timezone=True), nullable=False),
     sa.Column('inbound_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['inbound_id'], ['inbound_messages.id'], name=op.f('fk_inbound_fragments_inbound_id_inbound_messages')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_fragments')),

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from channels.models import ApiToken, Outlet, User
-from channels.taxonomy import Role
+from channels.models import Outlet
+from survey.accounts.models import ApiToken, Role, User
 
 TOKEN_PREFIX = "tp_"
 

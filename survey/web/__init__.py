@@ -1,14 +1,13 @@
-"""The Flask app factory: the one place (with the CLI) that builds the object graph."""
+"""The web app: the factory (the one place, with the CLI, that builds the object graph) and one
+blueprint module per area, each taking the request's database session from survey.web.db."""
 from __future__ import annotations
 
 from flask import Flask
 
 import templates
-from channels.api import create_api_blueprint
 from survey.runtime import Runtime
 from survey.settings import Settings
-from survey.views import home
-from survey.web import close_session, get_runtime, get_write_session
+from survey.web import dashboards, db, ingest
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
@@ -19,13 +18,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.config.update(SECRET_KEY=runtime.settings.secret_key)
     app.json.ensure_ascii = False
     app.extensions["touchpoint"] = runtime
-    app.teardown_appcontext(close_session)
-    app.register_blueprint(create_api_blueprint(
-        get_db=get_write_session,
-        now=lambda: get_runtime().clock.now(),
-        tz=lambda: get_runtime().settings.tz,
-        batch_limit=runtime.settings.api_batch_limit,
-        region=runtime.settings.default_region,
-    ))
-    app.register_blueprint(home)
+    app.teardown_appcontext(db.close_session)
+    app.register_blueprint(ingest.bp)
+    app.register_blueprint(dashboards.bp)
     return app

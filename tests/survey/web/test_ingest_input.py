@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from channels.api import BODY_LIMIT
+from survey.web.ingest import BODY_LIMIT
 from channels.models import Interaction
 
 URL = "/api/v1/interactions"
