@@ -10,6 +10,7 @@ import click
 from flask.cli import FlaskGroup
 
 from channels.csv_import import ImportSummary, import_interactions, import_outlets
+from channels.csv_reading import ReaderFailed
 from channels.services import seed_business_types
 from smpp.simulator import run_simulator
 from survey import database
@@ -69,10 +70,19 @@ class _NullBar:
 
 
 def _import(run, file: Path) -> ImportSummary:
-    """Run an import of file with a progress bar on a terminal."""
+    """Run an import of file with a progress bar on a terminal; what it stored is kept whatever happens."""
     bar, on_bytes = _progress(file)
-    with bar:
-        return run(on_bytes=on_bytes)
+    try:
+        with bar:
+            return run(on_bytes=on_bytes)
+    except ReaderFailed as exc:
+        raise click.ClickException(f"{file}: {exc} (the rows stored before it are kept; run again for the rest)")
+
+
+def _finish(summary: ImportSummary) -> None:
+    """Exit non-zero only when no row of the file could be used."""
+    if summary.nothing_read:
+        raise click.ClickException("no row could be stored; see the report for each row's problem")
 
 
 @main.command("import-outlets")
@@ -85,18 +95,20 @@ def import_outlets_command(file: Path, report: Path | None) -> None:
     click.echo(f"{summary.rows} rows: {summary.created} created or updated, {summary.duplicates} "
                f"unchanged, {summary.rejected} rejected ({summary.encoding})"
                + (f"; bad rows listed in {summary.report}" if summary.report else ""))
+    _finish(summary)
 
 
 @main.command("import-interactions")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="where to list bad rows")
 def import_interactions_command(file: Path, report: Path | None) -> None:
-    """Import ended interactions from a CSV (UTF-8 or GB18030); rerunning stores nothing twice."""
+    """Import ended interactions from a CSV (UTF-8, GB18030 or Excel's UTF-16 text); rerunning stores nothing twice."""
     runtime = get_runtime()
     summary = _import(lambda **kw: import_interactions(
         runtime.session_factory, file, now=runtime.clock.now, tz=runtime.settings.tz,
         region=runtime.settings.default_region, report_path=report, **kw), file)
     click.echo(str(summary))
+    _finish(summary)
 
 
 @main.command("create-token")

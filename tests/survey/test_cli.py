@@ -55,6 +55,19 @@ def test_import_commands_store_rows_and_print_a_summary(app, db, tmp_path):
     assert db.scalar(select(Outlet.name)) == "一号店"
 
 
+def test_an_import_exits_non_zero_only_when_no_row_could_be_stored(app, db, outlets, tmp_path):
+    header = "external_id,msisdn,outlet,ended_at\n"
+    mixed, hopeless = tmp_path / "mixed.csv", tmp_path / "hopeless.csv"
+    mixed.write_text(header + "m1,13812341234,S001,2026-11-20 08:00\nm2,bad,S001,2026-11-20 08:00\n", encoding="utf-8")
+    hopeless.write_text(header + "h1,bad,S001,2026-11-20 08:00\nh2,13812341234,NOPE,2026-11-20 08:00\n",
+                        encoding="utf-8")
+    runner = app.test_cli_runner()
+    assert runner.invoke(main, ["import-interactions", str(mixed)]).exit_code == 0
+    result = runner.invoke(main, ["import-interactions", str(hopeless)])
+    assert result.exit_code == 1 and "no row could be stored" in result.output
+    assert db.scalar(select(func.count()).select_from(Interaction)) == 1
+
+
 def test_create_token_prints_a_token_that_authenticates(app, db, clock):
     token = invoke(app, "create-token", "crm").output.strip()
     assert authenticate_token(db, token, now=clock.now()) is not None
