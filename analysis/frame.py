@@ -7,10 +7,8 @@ from datetime import datetime
 
 import numpy as np
 
-REASON_CODES: tuple[str, ...] = (
-    "wait_time", "attitude", "competence", "unresolved", "process",
-    "billing", "network", "system", "environment", "other",
-)
+from survey.reasons import REASON_CODES
+
 MISSING = "(none)"
 
 

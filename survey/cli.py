@@ -18,7 +18,7 @@ from survey.accounts.models import Role
 from survey.accounts.services import AccountError, create_token, create_user
 from survey.demo import demo_command
 from survey.jobs.build import build_worker
-from survey.replies_eval import evaluate, format_report
+from survey.replies.scoring import evaluate, format_report
 from survey.web import create_app
 from survey.web.db import get_runtime
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Union
 
 from survey.definitions import Survey
-from survey.parser import ParsedReply, ReplyKind
+from survey.replies.parser import ParsedReply, ReplyKind
 from survey.states import SessionState
 
 MAX_REASKS = 1  # one polite re-ask, then the session just waits or expires

@@ -5,7 +5,7 @@ import logging
 
 from smpp.ack_journal import AckJournal
 from survey.definitions import load_surveys
-from survey.parser import parse_reply
+from survey.replies.parser import parse_reply
 from survey.policy import PolicyConfig
 from survey.runtime import Runtime
 from survey.texts import oversized_texts

@@ -11,7 +11,7 @@ from channels.phones import PhoneError, normalize_msisdn
 from smpp.messages import InboundMessage as SmppInbound
 from survey.machine import Replied
 from survey.models import InboundMessage, OutboundMessage, SurveySession
-from survey.parser import ReplyKind, parse_reply
+from survey.replies.parser import ReplyKind, parse_reply
 from survey.jobs.steps import Context, Known, Outbox, handle, record_opt_out
 from survey.states import ASKING, OPEN_STATES, InboundState
 

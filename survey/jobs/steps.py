@@ -17,7 +17,7 @@ from survey.machine import (
     SendThanks, Snapshot, advance,
 )
 from survey.models import Answer, OutboundMessage, SurveySession
-from survey.parser import ParsedReply, ReplyKind
+from survey.replies.parser import ParsedReply, ReplyKind
 from survey.policy import PolicyConfig
 from survey.states import MessagePurpose, OutboundState
 

@@ -8,7 +8,7 @@ from survey.machine import (
     Acked, CancelPending, RecordOptOut, Replied, SaveAnswer, SendFailed, SendOptOutConfirmation,
     SendQuestion, SendReask, SendThanks, Snapshot, WindowClosed, advance, next_question,
 )
-from survey.parser import ParsedReply, ReplyKind
+from survey.replies.parser import ParsedReply, ReplyKind
 from survey.states import SessionState as S
 
 CSAT = load_survey("csat-default")

@@ -9,8 +9,8 @@ import re
 from typing import NamedTuple
 
 from survey.definitions import Question, QuestionKind
-from survey.lexicon import Lexicon
-from survey.normalize import NUMERAL_CHARS, numeral_value
+from survey.replies.lexicon import Lexicon
+from survey.replies.normalize import NUMERAL_CHARS, numeral_value
 
 _NUMBER = re.compile(rf"(\d+)|([{NUMERAL_CHARS}]+)")
 _JOINERS = ":./-"  # 3:30, 3.5, 5/1, 5-1

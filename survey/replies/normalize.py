@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-LEXICON_DIR = Path(__file__).with_name("lexicon")
+LEXICON_DIR = Path(__file__).with_name("data")
 MAX_CHARS = 2000  # longer replies are truncated: nobody answers a survey in an essay
 
 # Chinese numerals, including the financial forms (壹贰叁) people use to look formal.

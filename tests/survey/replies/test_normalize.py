@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from survey.normalize import MAX_CHARS, normalise, numeral_value
+from survey.replies.normalize import MAX_CHARS, normalise, numeral_value
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -10,11 +10,12 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from survey.definitions import Question, QuestionKind
-from survey.lexicon import REASON_CODES, Cat, Lexicon, lexicon
-from survey.normalize import normalise
-from survey.numbers import MAX_ANSWER_DIGITS, NumberReading, read_numbers
-from survey.phrases import Match, PhraseTrie
-from survey.verbal import VerbalHit, adjacent, read_levels
+from survey.reasons import REASON_CODES
+from survey.replies.lexicon import Cat, Lexicon, lexicon
+from survey.replies.normalize import normalise
+from survey.replies.numbers import MAX_ANSWER_DIGITS, NumberReading, read_numbers
+from survey.replies.phrases import Match, PhraseTrie
+from survey.replies.verbal import VerbalHit, adjacent, read_levels
 
 
 class ReplyKind(StrEnum):

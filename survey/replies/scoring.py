@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from survey.definitions import DEFINITIONS_DIR, Survey, load_surveys
-from survey.parser import ParsedReply, parse_reply
+from survey.replies.parser import ParsedReply, parse_reply
 
 
 class EvalFileError(ValueError):

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from survey.definitions import load_surveys
-from survey.parser import ReplyKind, parse_reply
+from survey.replies.parser import ReplyKind, parse_reply
 
 QUESTIONS = [q for survey in load_surveys().values() for q in survey.questions]
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from survey.lexicon import Cat, NegKind
-from survey.phrases import Match
+from survey.replies.lexicon import Cat, NegKind
+from survey.replies.phrases import Match
 
 # Characters that may sit between a modifier and its head without breaking the phrase.
 GAP_CHARS = frozenset(" 的了都也得啦啊呀哦是")

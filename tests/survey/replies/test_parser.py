@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from survey.definitions import QuestionKind, load_survey, survey_from_dict
-from survey.parser import ParsedReply, ReplyKind, parse_reply
+from survey.replies.parser import ParsedReply, ReplyKind, parse_reply
 
 CSAT = load_survey("csat-default")
 NPS = load_survey("nps-default")
@@ -189,7 +189,7 @@ def test_remembered_readings_keep_each_verbatim_text():
 
 
 def test_memo_is_bounded(monkeypatch):
-    from survey import parser
+    from survey.replies import parser
 
     monkeypatch.setattr(parser, "MEMO_LIMIT", 3)
     parser.clear_memo()

@@ -1,4 +1,4 @@
-"""The reply lexicons (survey/lexicon/*.yaml) loaded once into phrase tries and number rules."""
+"""The reply lexicons (survey/replies/data/*.yaml) loaded once into phrase tries and number rules."""
 from __future__ import annotations
 
 import re
@@ -9,11 +9,10 @@ from typing import Any
 
 import yaml
 
-from survey.normalize import LEXICON_DIR, normalise
-from survey.phrases import PhraseTrie
+from survey.reasons import REASON_CODES
+from survey.replies.normalize import LEXICON_DIR, normalise
+from survey.replies.phrases import PhraseTrie
 
-REASON_CODES = ("wait_time", "attitude", "competence", "unresolved", "process", "billing",
-                "network", "system", "environment", "other")
 
 
 class Cat(StrEnum):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from survey.replies_eval import EvalFileError, evaluate, format_report
+from survey.replies.scoring import EvalFileError, evaluate, format_report
 
-DEV_FILE = Path(__file__).resolve().parents[2].parent / "shared/data/replies_dev.jsonl"
+DEV_FILE = Path(__file__).resolve().parents[3].parent / "shared/data/replies_dev.jsonl"
 needs_dev_file = pytest.mark.skipif(not DEV_FILE.is_file(), reason=f"dev data not found at {DEV_FILE}")
 
 
