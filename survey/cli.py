@@ -39,8 +39,8 @@ def db_upgrade(revision: str) -> None:
     """Apply migrations and seed the default business types."""
     runtime = get_runtime()
     database.upgrade(runtime.engine, revision)
-    with runtime.session_factory.begin() as session:
-        added = seed_business_types(session)
+    with runtime.session_factory.begin() as db:
+        added = seed_business_types(db)
     click.echo(f"database at {revision} ({runtime.engine.url.render_as_string(hide_password=True)}); "
                f"{added} business types added")
 
@@ -116,8 +116,8 @@ def import_interactions_command(file: Path, report: Path | None) -> None:
 def create_token_command(name: str) -> None:
     """Create an integrator's API token (printed once)."""
     runtime = get_runtime()
-    with runtime.session_factory.begin() as session:
-        token = create_token(session, name, now=runtime.clock.now())
+    with runtime.session_factory.begin() as db:
+        token = create_token(db, name, now=runtime.clock.now())
     click.echo(token)
 
 
@@ -131,8 +131,8 @@ def create_user_command(username: str, role: str, outlets: str, password: str) -
     runtime = get_runtime()
     codes = tuple(c.strip() for c in outlets.split(",") if c.strip())
     try:
-        with runtime.session_factory.begin() as session:
-            create_user(session, username, password, Role(role), now=runtime.clock.now(), outlet_codes=codes)
+        with runtime.session_factory.begin() as db:
+            create_user(db, username, password, Role(role), now=runtime.clock.now(), outlet_codes=codes)
     except AccountError as exc:
         raise click.UsageError(str(exc)) from exc
     click.echo(f"user {username} ({role}) created")
