@@ -146,3 +146,29 @@ def token(db, clock) -> str:
 @pytest.fixture
 def auth(token) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def users(db, clock, outlets) -> dict:
+    """An admin, a manager and a channel lead of S001 and HL1 (every password: password123)."""
+    from survey.accounts.models import Role
+    from survey.accounts.services import create_user
+
+    made = {
+        "admin": create_user(db, "admin", "password123", Role.ADMIN, now=clock.now()),
+        "manager": create_user(db, "manager", "password123", Role.MANAGER, now=clock.now()),
+        "lead": create_user(db, "lead", "password123", Role.CHANNEL_LEAD, now=clock.now(),
+                            outlet_codes=("S001", "HL1")),
+    }
+    db.commit()
+    return made
+
+
+@pytest.fixture
+def sign_in(client):
+    """Sign the test client in as a user, as Flask-Login's session cookie would."""
+    def sign_in_as(user) -> None:
+        with client.session_transaction() as session:
+            session["_user_id"] = str(user.id)
+            session["_fresh"] = True
+    return sign_in_as

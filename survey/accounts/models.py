@@ -27,6 +27,14 @@ class User(Base):
     created_at: Mapped[datetime]
     outlets: Mapped[list[Outlet]] = relationship(secondary="user_outlets")
 
+    # What Flask-Login asks of a user, written out so identity needs no web framework.
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
 
 class UserOutlet(Base):
     """The outlets a channel lead may see: scope is applied in queries, not by hiding links."""

@@ -80,10 +80,11 @@ def test_create_user_rejects_a_channel_lead_without_outlets(app):
     assert "outlets: a channel lead needs at least one outlet" in result.output
 
 
-def test_home_page_shows_counts_and_masks_numbers(client, auth, outlets):
+def test_home_page_shows_counts_and_masks_numbers(client, auth, users, sign_in):
     client.post("/api/v1/interactions", headers=auth, json={
         "source": "crm", "external_id": "h1", "msisdn": "13812341234", "outlet": "S001",
         "ended_at": "2026-11-20 09:00"})
+    sign_in(users["manager"])
     page = client.get("/").get_data(as_text=True)
     assert "138****1234" in page and "13812341234" not in page
     assert "徐汇1号营业厅" in page

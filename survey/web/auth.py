@@ -1,0 +1,78 @@
+"""Sign-in and sign-out; every page but these, the health check and the token APIs needs a user.
+
+Sessions are Flask's signed cookies (HttpOnly, SameSite=Lax) holding only the user's id; every form
+carries a CSRF token (Flask-WTF), and the token APIs, which no browser drives, are exempt.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from survey.accounts.models import User
+from survey.accounts.services import check_password
+from survey.web.db import get_session, get_write_session
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "请先登录"
+
+# Endpoints (blueprint names or full endpoint names) that answer without a signed-in user.
+OPEN = {"auth.login", "dashboards.healthz", "static"}
+TOKEN_BLUEPRINTS = {"ingest"}
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    return get_session().get(User, int(user_id)) if user_id.isdigit() else None
+
+
+class LoginForm(FlaskForm):
+    username = StringField("用户名", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("密码", validators=[DataRequired(), Length(max=256)])
+
+
+@bp.before_app_request
+def require_sign_in():
+    if request.endpoint in OPEN or request.blueprint in TOKEN_BLUEPRINTS:
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+def _safe_next(target: str | None) -> str:
+    # Only a path on this site: an open redirect would hand a signed-in user to anyone's page.
+    if not target:
+        return url_for("dashboards.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("dashboards.index")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = check_password(get_write_session(), form.username.data, form.password.data)
+        if user is not None:
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+        error = "用户名或密码错误"
+    status = 401 if error else 200
+    return render_template("auth/login.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+def logout():
+    if not current_user.is_authenticated:
+        abort(401)
+    logout_user()
+    return redirect(url_for("auth.login"))
