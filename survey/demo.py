@@ -14,21 +14,27 @@ from pathlib import Path
 import click
 from werkzeug.serving import make_server
 
-from survey.accounts.services import create_token
 from channels.csv_import import import_outlets
 from channels.services import seed_business_types
 from channels.synthetic import interactions, outlet_rows
 from smpp.simulator import SMSCSimulator, SimulatorConfig
 from survey import database
-from survey.web import create_app
+from survey.accounts.models import Role
+from survey.accounts.services import create_token, create_user
 from survey.jobs.build import build_worker
+from survey.jobs.worker import Intervals
 from survey.runtime import Runtime
 from survey.settings import load_settings
-from survey.jobs.worker import Intervals
+from survey.web import create_app
+
+
+DEMO_PASSWORD = "touchpoint-demo"
+DEMO_USERS = (("admin", Role.ADMIN, ()), ("manager", Role.MANAGER, ()), ("lead", Role.CHANNEL_LEAD, None))
 
 
 def prepare(runtime: Runtime, folder: Path) -> str:
-    """Schema, business types and outlets (through the real CSV import); returns an API token."""
+    """Schema, business types, outlets (through the real CSV import) and the demo sign-ins; returns
+    an API token."""
     database.upgrade(runtime.engine)
     outlets_csv = folder / "outlets.csv"
     rows = outlet_rows()
@@ -39,6 +45,10 @@ def prepare(runtime: Runtime, folder: Path) -> str:
     import_outlets(runtime.session_factory, outlets_csv)
     with runtime.session_factory.begin() as db:
         seed_business_types(db)
+        for username, role, outlets in DEMO_USERS:
+            # The channel lead looks after the first city's outlets.
+            codes = tuple(r["code"] for r in rows if r["city"] == rows[0]["city"]) if outlets is None else outlets
+            create_user(db, username, DEMO_PASSWORD, role, now=runtime.clock.now(), outlet_codes=codes)
         return create_token(db, "demo", now=runtime.clock.now())
 
 
@@ -106,6 +116,7 @@ def demo_command(count: int, port: int | None, reply_delay_s: float, exit_after_
     click.echo(f"SMSC simulator on 127.0.0.1:{simulator.port}; subscribers answer after {reply_delay_s:g} s")
     click.echo(f"pushed {count} interactions through POST /api/v1/interactions: {totals}; 20 more every 5 s")
     click.echo(f"API token for your own requests: {token}")
+    click.echo(f"sign in as {', '.join(name for name, _, _ in DEMO_USERS)} (password {DEMO_PASSWORD})")
     click.echo(f"Touchpoint is running at {base_url}/  (Ctrl-C to stop)")
     try:
         threading.Event().wait(exit_after_s)
