@@ -14,7 +14,7 @@ from channels.csv_reading import ReaderFailed
 from channels.services import seed_business_types
 from smpp.simulator import run_simulator
 from survey import database
-from survey.accounts.models import Role
+from survey.accounts.models import Role, TokenScope
 from survey.accounts.services import AccountError, create_token, create_user
 from survey.demo import demo_command
 from survey.jobs.build import build_worker
@@ -113,11 +113,13 @@ def import_interactions_command(file: Path, report: Path | None) -> None:
 
 @main.command("create-token")
 @click.argument("name")
-def create_token_command(name: str) -> None:
-    """Create an integrator's API token (printed once)."""
+@click.option("--scope", "scopes", multiple=True, type=click.Choice([s.value for s in TokenScope]),
+              default=[TokenScope.INGEST.value], show_default=True, help="what it may do (repeat for more)")
+def create_token_command(name: str, scopes: tuple[str, ...]) -> None:
+    """Create an integrator's API token (printed once, stored as a SHA-256)."""
     runtime = get_runtime()
     with runtime.session_factory.begin() as db:
-        token = create_token(db, name, now=runtime.clock.now())
+        token = create_token(db, name, now=runtime.clock.now(), scopes=tuple(TokenScope(s) for s in scopes))
     click.echo(token)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from channels.models import Outlet
@@ -17,6 +17,11 @@ class Role(StrEnum):
     CHANNEL_LEAD = "channel_lead"
 
 
+class TokenScope(StrEnum):
+    INGEST = "ingest"  # push interactions
+    READ = "read"  # results, short boards and trends as JSON
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -25,6 +30,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[Role] = mapped_column(str_enum(Role))
     created_at: Mapped[datetime]
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None]  # sign-in refused until then, after too many wrong passwords
     outlets: Mapped[list[Outlet]] = relationship(secondary="user_outlets")
 
     # What Flask-Login asks of a user, written out so identity needs no web framework.
@@ -53,6 +60,9 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # What the token may do, comma-separated TokenScope values; a token bound to a user reads only
+    # what that user may see.
+    scopes: Mapped[str] = mapped_column(String(64), default="ingest", server_default="ingest")
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]

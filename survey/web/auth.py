@@ -14,8 +14,8 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from survey.accounts.models import User
-from survey.accounts.services import check_password
-from survey.web.db import get_session, get_write_session
+from survey.accounts.services import sign_in
+from survey.web.db import get_runtime, get_session, get_write_session
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -61,11 +61,13 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        user = check_password(get_write_session(), form.username.data, form.password.data)
+        db = get_write_session()
+        user = sign_in(db, form.username.data, form.password.data, now=get_runtime().clock.now())
+        db.commit()
         if user is not None:
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
-        error = "用户名或密码错误"
+        error = "用户名或密码错误（多次输错后需稍候再试）"
     status = 401 if error else 200
     return render_template("auth/login.html", form=form, error=error), status
 

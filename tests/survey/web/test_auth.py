@@ -40,6 +40,19 @@ def test_a_wrong_password_is_refused_without_saying_which_half_was_wrong(client,
     assert client.get("/").status_code == 302
 
 
+def test_wrong_passwords_lock_the_account_for_a_while_even_against_the_right_one(client, users, clock):
+    def attempt(password):
+        return client.post("/login", data={"username": "manager", "password": password,
+                                           "csrf_token": csrf_token(client)}).status_code
+
+    assert [attempt("wrong-password") for _ in range(5)] == [401] * 5
+    assert attempt("password123") == 401  # locked: the right password waits too
+    clock.advance(minutes=1)
+    assert attempt("password123") == 302
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    assert attempt("wrong-password") == 401  # a success starts the count again
+
+
 def test_a_form_post_without_its_csrf_token_is_refused(client, users):
     response = client.post("/login", data={"username": "manager", "password": "password123"})
     assert response.status_code == 400
