@@ -8,13 +8,14 @@ from flask_wtf.csrf import CSRFProtect
 import templates
 from survey.runtime import Runtime
 from survey.settings import Settings
-from survey.web import auth, dashboards, db, ingest
+from survey.web import admin, api, auth, dashboards, db, exports, ingest
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
     """Build the web app on a runtime (settings, clock, database)."""
     runtime = runtime or Runtime.build(settings)
-    app = Flask("touchpoint", template_folder=templates.__path__[0],
+    folder = templates.__path__[0]
+    app = Flask("touchpoint", template_folder=folder, static_folder=f"{folder}/static",
                 instance_path=str(runtime.settings.instance_path.resolve()))
     app.config.update(SECRET_KEY=runtime.settings.secret_key, SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax")
@@ -23,8 +24,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.teardown_appcontext(db.close_session)
     auth.login_manager.init_app(app)
     csrf = CSRFProtect(app)
-    csrf.exempt(ingest.bp)  # bearer tokens, not cookies: no browser can be tricked into sending one
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(ingest.bp)
-    app.register_blueprint(dashboards.bp)
+    for token_api in (ingest.bp, api.bp):
+        csrf.exempt(token_api)  # bearer tokens, not cookies: no browser can be tricked into sending one
+    for blueprint in (auth.bp, ingest.bp, api.bp, dashboards.bp, exports.bp, admin.bp):
+        app.register_blueprint(blueprint)
     return app

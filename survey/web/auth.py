@@ -5,6 +5,7 @@ carries a CSRF token (Flask-WTF), and the token APIs, which no browser drives, a
 """
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
@@ -13,7 +14,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from survey.accounts.models import User
+from survey.accounts.models import Role, User
 from survey.accounts.services import sign_in
 from survey.web.db import get_runtime, get_session, get_write_session
 
@@ -24,7 +25,19 @@ login_manager.login_message = "请先登录"
 
 # Endpoints (blueprint names or full endpoint names) that answer without a signed-in user.
 OPEN = {"auth.login", "dashboards.healthz", "static"}
-TOKEN_BLUEPRINTS = {"ingest"}
+TOKEN_BLUEPRINTS = {"ingest", "api"}
+
+
+def role_required(*roles: Role):
+    """Only these roles may call the view; anyone else signed in gets 403."""
+    def decorate(view):
+        @functools.wraps(view)
+        def guarded(*args, **kwargs):
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+        return guarded
+    return decorate
 
 
 @login_manager.user_loader
