@@ -5,7 +5,7 @@ import time
 from typing import Any
 
 from smpp.simulator import Action, SimulatorConfig, SMSCSimulator
-from smpp.simulator_session import Session
+from smpp.simulator_connection import EsmeConnection
 
 
 class ThrottlingSMSC(SMSCSimulator):
@@ -16,7 +16,7 @@ class ThrottlingSMSC(SMSCSimulator):
         super().__init__(config, **kwargs)
         self.every, self.max_tps = every, max_tps
 
-    def decide(self, session: Session, number: int) -> Action:
+    def decide(self, session: EsmeConnection, number: int) -> Action:
         if self.every and number % self.every == 0:
             return Action.THROTTLE
         if self.max_tps:
@@ -35,7 +35,7 @@ class DisconnectingSMSC(SMSCSimulator):
         super().__init__(config, **kwargs)
         self.at, self.probability = set(at), probability
 
-    def decide(self, session: Session, number: int) -> Action:
+    def decide(self, session: EsmeConnection, number: int) -> Action:
         if number in self.at or (self.probability and self.rng.random() < self.probability):
             return Action.DROP
         return Action.ACCEPT
@@ -49,5 +49,5 @@ class LostAckSMSC(SMSCSimulator):
         super().__init__(config, **kwargs)
         self.at = set(at)
 
-    def decide(self, session: Session, number: int) -> Action:
+    def decide(self, session: EsmeConnection, number: int) -> Action:
         return Action.ACCEPT_AND_DROP if number in self.at else Action.ACCEPT

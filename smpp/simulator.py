@@ -3,9 +3,8 @@
 `SMSCSimulator` dispatches PDUs through a ``{command_id: handler}`` table. It authenticates
 binds, acks submit_sm after a configurable latency with hex message ids, sends delivery receipts
 with the same ids in decimal (so clients must normalise), reassembles multipart submits, logs
-every accepted message (in memory and optionally as JSONL), and plays subscribers who reply.
-With ``trace=True`` it also keeps the timings of every submit_sm and reply (`SubmitTrace`,
-`MoTrace`: when read, when acked) for crash campaigns that compare them with their kills.
+every accepted message (in memory and optionally as JSONL), and plays subscribers who reply;
+with ``trace=True`` it keeps the timings of every submit_sm and reply (smpp/simulator_trace.py).
 Subclasses change one behaviour each by overriding `decide` (Jasmin's HappySMSC style):
 `ThrottlingSMSC`, `DisconnectingSMSC`, `LostAckSMSC` in smpp/misbehaving.py.
 
@@ -32,7 +31,8 @@ from smpp import wire
 from smpp.encoding import ESM_UDHI, decode, segment
 from smpp.reassembly import Fragment, Reassembler, concat_from_sar, split_udh
 from smpp.receipts import DeliveryReceipt, ReceiptStatus, STATE_CODES, format_receipt
-from smpp.simulator_session import MoTrace, Session, SubmitTrace
+from smpp.simulator_connection import EsmeConnection
+from smpp.simulator_trace import MoTrace, SimulatorStats, SubmitLogEntry, SubmitTrace
 from smpp.subscribers import ReplyFn, ReplyMix
 
 log = logging.getLogger(__name__)
@@ -74,40 +74,6 @@ class SimulatorConfig:
     trace: bool = False  # keep a SubmitTrace per submit_sm and a MoTrace per reply, in memory
 
 
-@dataclass(frozen=True)
-class SubmitLogEntry:
-    """One accepted message, reassembled: what a subscriber would receive."""
-
-    source: str
-    destination: str
-    text: str
-    message_ids: tuple[str, ...]  # as sent in submit_sm_resp, in segment order
-    segments: int
-    data_coding: int
-    time: float  # epoch seconds when the last segment was accepted
-
-
-@dataclass
-class SimulatorStats:
-    """Counters a test can assert on."""
-
-    binds: int = 0
-    bind_failures: int = 0
-    submits: int = 0
-    accepted_segments: int = 0
-    throttled: int = 0
-    drops: int = 0
-    receipts_sent: int = 0
-    mo_sent: int = 0
-    deliveries_acked: int = 0
-    deliveries_refused: int = 0
-    nacks_received: int = 0
-    unknown_commands: int = 0
-    enquire_links: int = 0
-    unbinds: int = 0
-    max_outstanding: int = 0  # most submits awaiting their ack at once on one session
-
-
 @dataclass
 class _Delivery:
     fields: dict[str, Any]
@@ -140,7 +106,7 @@ class SMSCSimulator:
         self._cond = threading.Condition()
         self._next_id = self.config.message_id_base
         self._sequence = 0
-        self._sessions: set[Session] = set()
+        self._sessions: set[EsmeConnection] = set()
         self._connections = 0
         self._parked: list[_Delivery] = []
         self._reassembler = Reassembler(ttl=3600)
@@ -149,7 +115,7 @@ class SMSCSimulator:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
-        self.handlers: dict[int, Callable[[Session, wire.Header, bytes], None]] = {
+        self.handlers: dict[int, Callable[[EsmeConnection, wire.Header, bytes], None]] = {
             wire.COMMAND_IDS["bind_transmitter"]: self.on_bind,
             wire.COMMAND_IDS["bind_receiver"]: self.on_bind,
             wire.COMMAND_IDS["bind_transceiver"]: self.on_bind,
@@ -164,7 +130,7 @@ class SMSCSimulator:
 
     # -- behaviour hook ---------------------------------------------------------------------------
 
-    def decide(self, session: Session, number: int) -> Action:
+    def decide(self, session: EsmeConnection, number: int) -> Action:
         """What to do with the number-th submit_sm received (1-based); override per behaviour."""
         return Action.ACCEPT
 
@@ -266,7 +232,7 @@ class SMSCSimulator:
     # -- connection handling (loop thread) -------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        session = Session(writer, self.config.ack_latency_s)
+        session = EsmeConnection(writer, self.config.ack_latency_s)
         self._connections += 1
         session.number = self._connections
         self._sessions.add(session)
@@ -297,7 +263,7 @@ class SMSCSimulator:
             session.inflight.clear()
             self._changed()
 
-    def on_bind(self, session: Session, head: wire.Header, frame: bytes) -> None:
+    def on_bind(self, session: EsmeConnection, head: wire.Header, frame: bytes) -> None:
         """Authenticate a bind and answer it."""
         pdu = wire.parse(frame)
         resp = head.name + "_resp"
@@ -323,19 +289,19 @@ class SMSCSimulator:
                 self._deliver(delivery)
         self._changed()
 
-    def on_enquire_link(self, session: Session, head: wire.Header, frame: bytes) -> None:
+    def on_enquire_link(self, session: EsmeConnection, head: wire.Header, frame: bytes) -> None:
         """Answer a keepalive."""
         self.stats.enquire_links += 1
         session.write(wire.build("enquire_link_resp", sequence=head.sequence))
 
-    def on_unbind(self, session: Session, head: wire.Header, frame: bytes) -> None:
+    def on_unbind(self, session: EsmeConnection, head: wire.Header, frame: bytes) -> None:
         """Answer unbind and close once the acks due are written."""
         self.stats.unbinds += 1
         session.write(wire.build("unbind_resp", sequence=head.sequence))
         session.bound = False
         session.closing = True
 
-    def on_generic_nack(self, session: Session, head: wire.Header, frame: bytes) -> None:
+    def on_generic_nack(self, session: EsmeConnection, head: wire.Header, frame: bytes) -> None:
         """The ESME could not parse something we sent; count it."""
         self.stats.nacks_received += 1
         delivery = session.inflight.pop(head.sequence, None)
@@ -343,7 +309,7 @@ class SMSCSimulator:
             self._redeliver(delivery)
         self._changed()
 
-    def on_submit_sm(self, session: Session, head: wire.Header, frame: bytes) -> None:
+    def on_submit_sm(self, session: EsmeConnection, head: wire.Header, frame: bytes) -> None:
         """Accept, throttle or drop a submit_sm as `decide` says."""
         if not session.bound or not session.can_submit:
             session.write(wire.submit_sm_resp(head.sequence, status=wire.RINVBNDSTS))
@@ -381,7 +347,7 @@ class SMSCSimulator:
                     trace.mark_responded if trace is not None else None)
         self.stats.max_outstanding = max(self.stats.max_outstanding, session.pending_acks)
 
-    def on_deliver_sm_resp(self, session: Session, head: wire.Header, frame: bytes) -> None:
+    def on_deliver_sm_resp(self, session: EsmeConnection, head: wire.Header, frame: bytes) -> None:
         """Settle a receipt or reply; an error status means deliver it again later."""
         delivery = session.inflight.pop(head.sequence, None)
         if delivery is None:
@@ -397,7 +363,7 @@ class SMSCSimulator:
 
     # -- accepting messages ------------------------------------------------------------------------
 
-    def _trace_submit(self, session: Session, pdu: Any, message_id: str,
+    def _trace_submit(self, session: EsmeConnection, pdu: Any, message_id: str,
                       received: float) -> SubmitTrace | None:
         if not self.config.trace:
             return None
@@ -517,10 +483,8 @@ def run_simulator(host: str, port: int, system_id: str, password: str, *,
                   log_path: Path | None = None, seed: int = 0,
                   ready: Callable[[int], None] | None = None, **options: Any) -> None:
     """Serve until interrupted (the `touchpoint smsc` command); ready(port) once listening."""
-    config = SimulatorConfig(system_id=system_id, password=password,
-                             ack_latency_s=ack_latency_s, replies=replies,
-                             reply_delay_s=reply_delay_s, log_path=log_path, seed=seed,
-                             **options)
+    config = SimulatorConfig(system_id=system_id, password=password, ack_latency_s=ack_latency_s,
+                             replies=replies, reply_delay_s=reply_delay_s, log_path=log_path, seed=seed, **options)
     simulator = SMSCSimulator(config, host=host, port=port)
 
     async def main() -> None:

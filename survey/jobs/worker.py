@@ -282,7 +282,8 @@ class Worker:
         if self.journal is not None:
             self.journal.clear()
         if requeued:
-            log.warning("%d messages were submitting when the worker stopped; sending them again", requeued)
+            log.warning("%d messages claimed before the worker stopped were never acknowledged; they go again "
+                        "(a repeat only for those the SMSC had received)", requeued)
         return requeued
 
     def start(self, intervals: Intervals = Intervals()) -> None:

@@ -1,50 +1,11 @@
-"""One ESME connection as the simulator sees it: bind state, delayed acks, deliveries in flight;
-and the timing records a tracing simulator keeps of what went over its connections."""
+"""One ESME connection as the simulator sees it: bind state, delayed acks, deliveries in flight."""
 from __future__ import annotations
 
 import asyncio
-import time
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 
-@dataclass
-class SubmitTrace:
-    """One accepted submit_sm segment: when (time.monotonic()) the simulator read it and when it
-    wrote its submit_sm_resp; responded stays None when none was written (connection cut, ack
-    withheld)."""
-
-    destination: str
-    message_id: str
-    text: str  # this segment's text (the whole message when it has one segment)
-    received: float
-    connection: int = 0  # the ESME connection it came on (Session.number)
-    responded: float | None = None
-
-    def mark_responded(self) -> None:
-        self.responded = time.monotonic()
-
-
-@dataclass
-class MoTrace:
-    """One subscriber reply, all its parts: when it was first offered to the ESME and when the ESME
-    had answered every part with ESME_ROK (None: not yet)."""
-
-    source: str  # the subscriber
-    destination: str
-    text: str
-    parts: int
-    sent: float
-    acked: float | None = None
-    acked_parts: set[int] = field(default_factory=set)
-
-    def part_acked(self, part: int) -> None:
-        self.acked_parts.add(part)
-        if self.acked is None and len(self.acked_parts) == self.parts:
-            self.acked = time.monotonic()
-
-
-class Session:
+class EsmeConnection:
     """Writes go straight to the transport; acks may wait for the configured latency."""
 
     def __init__(self, writer: asyncio.StreamWriter, ack_latency_s: float) -> None:
