@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from channels.models import Interaction
 from channels.sql.base import Base, str_enum
+from survey.policy import OverrideKind
 from survey.states import InboundState, MessagePurpose, OutboundState, ReceiptState, SessionState
 
 
@@ -170,3 +171,19 @@ class Answer(Base):
     city: Mapped[str] = mapped_column(String(64))
     business_type: Mapped[str | None] = mapped_column(String(64))
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class PolicyOverride(Base):
+    """A contact-policy rule an admin set, over the TOUCHPOINT_* default (survey.policy.OverrideKind
+    says what its key and value are). Every evaluate run reads them all, so a change applies to the
+    next interactions without a restart; removing the row brings the setting's value back."""
+
+    __tablename__ = "policy_overrides"
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[OverrideKind] = mapped_column(str_enum(OverrideKind))
+    key: Mapped[str] = mapped_column(String(64))  # survey, channel, business type or outlet code; "" for all
+    value: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str | None] = mapped_column(String(64))

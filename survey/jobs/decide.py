@@ -14,7 +14,8 @@ from channels.models import BusinessType, City, Interaction, Outlet, Region, Sub
 from channels.phones import is_mobile_e164
 from survey.definitions import Survey
 from survey.models import Answer, OutboundMessage, SurveySession
-from survey.policy import Decision, Facts, PolicyConfig, decide
+from survey.policy import Decision, Facts, PolicyConfig, decide, has_targets
+from survey.policy_overrides import live_config
 from survey.states import OPEN_STATES, MessagePurpose, OutboundState, SessionState
 from survey.texts import question_text
 
@@ -23,7 +24,10 @@ log = logging.getLogger(__name__)
 
 def evaluate_pending(db: Session, *, now: datetime, config: PolicyConfig, surveys: Mapping[str, Survey],
                      limit: int = 1000) -> Counter[Decision]:
-    """Decide for up to limit unevaluated interactions (oldest first); returns counts by decision."""
+    """Decide for up to limit unevaluated interactions (oldest first); returns counts by decision.
+
+    config holds the settings' rules; the admin's stored overrides are merged over them on each
+    run that has interactions to decide, so a change on the admin pages needs no restart."""
     rows = db.execute(
         select(Interaction, Outlet.code, Outlet.name, BusinessType.code, BusinessType.name)
         .join(Outlet, Interaction.outlet_id == Outlet.id)
@@ -33,6 +37,7 @@ def evaluate_pending(db: Session, *, now: datetime, config: PolicyConfig, survey
     ).all()
     if not rows:
         return Counter()
+    config = live_config(db, config, surveys=surveys)
     numbers = {r[0].msisdn for r in rows}
     subscribers = _subscribers(db, [r[0] for r in rows], now=now)
     last_survey = dict(db.execute(
@@ -40,7 +45,7 @@ def evaluate_pending(db: Session, *, now: datetime, config: PolicyConfig, survey
         .where(SurveySession.msisdn.in_(numbers)).group_by(SurveySession.msisdn)).all())
     open_numbers = set(db.scalars(select(SurveySession.msisdn).where(
         SurveySession.msisdn.in_(numbers), SurveySession.state.in_(OPEN_STATES))))
-    answers_by_outlet = _answers_this_month(db, now=now, config=config, surveys=surveys) if config.outlet_monthly_target else {}
+    answers_by_outlet = _answers_this_month(db, now=now, config=config, surveys=surveys) if has_targets(config) else {}
 
     counts: Counter[Decision] = Counter()
     decided: list[dict] = []
@@ -54,7 +59,7 @@ def evaluate_pending(db: Session, *, now: datetime, config: PolicyConfig, survey
             is_mobile=is_mobile_e164(interaction.msisdn), opted_out=subscriber.opted_out_at is not None,
             do_not_survey=subscriber.do_not_survey, last_survey_at=last_survey.get(interaction.msisdn),
             has_open_session=interaction.msisdn in open_numbers,
-            outlet_answers_this_month=answers_by_outlet.get(outlet_code, 0),
+            outlet_answers_this_month=answers_by_outlet.get(outlet_code, 0), outlet=outlet_code,
         )
         verdict = decide(config, facts, now=now)
         if verdict.survey is not None and verdict.survey not in surveys:
