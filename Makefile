@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The browser tests drive Debian's chromium (never a downloaded browser) with a CJK font for the pages.
+CHROMIUM := /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+BROWSER_STAMP := $(VENV)/.browser
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .PHONY: test demo lint bench soak clean
 
@@ -12,7 +17,20 @@ $(STAMP): setup.cfg setup.py pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# Installs chromium and the CJK font when either is missing and we are root (a fresh CI machine);
+# otherwise says what to install, and the browser tests skip until it is there.
+$(BROWSER_STAMP): | $(STAMP)
+	@if [ -x $(CHROMIUM) ] && [ -f $(CJK_FONT) ]; then \
+		touch $@; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "browser tests: installing Debian's chromium and fonts-noto-cjk"; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-noto-cjk && touch $@; \
+	else \
+		echo "browser tests: $(CHROMIUM) or the CJK font is missing and this is not root;" \
+			"run 'sudo apt-get install chromium fonts-noto-cjk' (the browser tests skip until then)"; \
+	fi
+
+test: $(STAMP) $(BROWSER_STAMP)
 	$(BIN)/lint-imports --config setup.cfg
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
