@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from survey.definitions import Question, load_surveys  # noqa: E402
-from survey import parser  # noqa: E402
+from survey.replies import parser  # noqa: E402
 from survey.replies.parser import clear_memo, parse_reply  # noqa: E402
 
 DEV_FILE = ROOT.parent / "shared" / "data" / "replies_dev.jsonl"
