@@ -45,6 +45,7 @@ OUTLETS = _outlets()
 # Outlets whose customers are clearly less satisfied: the short boards a report should find.
 WEAK = {"GZ03": 0.62, "SH05": 0.70, "HL02": 0.78, "S002": 0.55}
 USUAL = 0.9
+SHANGHAI = timedelta(hours=8)  # outlets open 09:00-20:00 local time; customers answer soon after
 TIERS = [("普通", 0.55), ("银卡", 0.25), ("金卡", 0.15), ("钻石", 0.05)]
 BRANDS = [("全球通", 0.3), ("动感地带", 0.4), ("神州行", 0.3)]
 BUSINESS = [("payment", 0.3), ("plan_change", 0.2), ("broadband", 0.15), ("new_account", 0.1),
@@ -77,6 +78,13 @@ def _pick(rng: random.Random, weighted):
     return rng.choices([v for v, _ in weighted], weights=[w for _, w in weighted])[0]
 
 
+def _opening_hours(now: datetime, days_ago: int, share: float) -> datetime:
+    """A time between 09:00 and 20:00 Shanghai time `days_ago` days before now, and before now."""
+    local_midnight = datetime.combine((now + SHANGHAI).date(), datetime.min.time(), now.tzinfo) - SHANGHAI
+    ended = local_midnight - timedelta(days=days_ago) + timedelta(hours=9 + 11 * share)
+    return ended if ended < now - timedelta(hours=2) else ended - timedelta(days=1)
+
+
 def seed_answers(db: Session, *, now: datetime, interactions: int = 600, days: int = 270, seed: int = 7,
                  weak: dict[str, float] | None = None) -> Seeded:
     """Interactions over the last `days` at every stored outlet, 90% surveyed, 65% of those answered.
@@ -93,7 +101,7 @@ def seed_answers(db: Session, *, now: datetime, interactions: int = 600, days: i
     plans = []
     for i in range(interactions):
         outlet_id, code, channel, city, region = rows[rng.randrange(len(rows))]
-        ended = now - timedelta(seconds=rng.randrange(days * 86400))
+        ended = _opening_hours(now, rng.randrange(days), rng.random())
         plans.append(dict(
             i=i, outlet_id=outlet_id, code=code, channel=str(channel), city=city, region=region,
             business=_pick(rng, BUSINESS), tier=_pick(rng, TIERS), brand=_pick(rng, BRANDS), ended=ended,

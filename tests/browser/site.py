@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from flask import Flask
 from werkzeug.serving import make_server
 
 from channels.services import seed_business_types, upsert_outlets
@@ -34,6 +35,7 @@ USERS = {"admin": (Role.ADMIN, ()), "manager": (Role.MANAGER, ()), "lead": (Role
 class Site:
     url: str
     runtime: Runtime
+    app: Flask
 
 
 def prepare(folder: Path, *, interactions: int = 6000) -> Runtime:
@@ -53,7 +55,7 @@ def prepare(folder: Path, *, interactions: int = 6000) -> Runtime:
     return runtime
 
 
-def build_app(runtime: Runtime):
+def build_app(runtime: Runtime) -> Flask:
     """The app as `touchpoint serve` builds it (plus what create_app does not register yet)."""
     app = create_app(runtime=runtime)
     if "apidocs" not in app.blueprints:
@@ -67,11 +69,12 @@ def build_app(runtime: Runtime):
 def serving(folder: Path, *, interactions: int = 6000) -> Iterator[Site]:
     """The seeded app on an ephemeral loopback port, served from a thread until the block ends."""
     runtime = prepare(folder, interactions=interactions)
-    server = make_server("127.0.0.1", 0, build_app(runtime), threaded=True)
+    app = build_app(runtime)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
     thread.start()
     try:
-        yield Site(f"http://127.0.0.1:{server.server_port}", runtime)
+        yield Site(f"http://127.0.0.1:{server.server_port}", runtime, app)
     finally:
         server.shutdown()
         thread.join(timeout=10)
