@@ -67,7 +67,7 @@ class ListParam(fields.List):
     def _deserialize(self, value, attr, data, **kwargs):
         items = value if isinstance(value, list) else [value]
         parts = [part.strip() for item in items for part in str(item).split(",") if part.strip()]
-        return tuple(super()._deserialize(parts, attr, data, **kwargs))
+        return tuple(dict.fromkeys(super()._deserialize(parts, attr, data, **kwargs)))  # each value once
 
 
 def _grouping(max_columns: int, *, default: tuple[str, ...] = (), minimum: int = 0) -> ListParam:

@@ -211,3 +211,23 @@ def test_reading_records_the_tokens_last_use(client, db, clock, reader, outlets)
     client.get("/api/v1/outlets", headers=reader)
     db.expire_all()
     assert db.scalars(select(ApiToken)).one().last_used_at is not None
+
+
+def test_a_disabled_users_token_and_a_changed_scope_take_effect_at_once(client, db, clock, users, seeded,
+                                                                        lead_reader):
+    from survey.accounts.services import set_disabled, update_user
+    from survey.accounts.models import Role
+    update_user(db, users["lead"], role=Role.CHANNEL_LEAD, outlet_codes=("S101",), actor=users["admin"],
+                now=clock.now())
+    db.commit()
+    outlets = client.get("/api/v1/outlets", headers=lead_reader).json["outlets"]
+    assert [o["code"] for o in outlets] == ["S101"]
+    assert client.get("/api/v1/outlets/S001", headers=lead_reader).status_code == 404
+    set_disabled(db, users["lead"], True, actor=users["admin"], now=clock.now())
+    db.commit()
+    assert client.get("/api/v1/outlets", headers=lead_reader).status_code == 401
+
+
+def test_a_grouping_named_twice_counts_once(client, seeded, reader):
+    body = client.get("/api/v1/results?by=channel&by=channel&period=365d", headers=reader).json
+    assert body["by"] == ["channel"] and len(body["groups"]) == 3
