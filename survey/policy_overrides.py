@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Collection, Iterable, Sequence
+from typing import Collection, Iterable, Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -57,6 +57,29 @@ class InvalidChanges(ValueError):
     def __init__(self, errors: Sequence[PolicyError]) -> None:
         super().__init__("; ".join(str(e) for e in errors))
         self.errors = tuple(errors)
+
+
+# What the surveys page's selects send besides a survey key.
+INHERIT = "__inherit__"  # no override: the setting applies
+NO_SURVEY = "__none__"  # assign no survey at all
+_KINDS = {kind.value for kind in OverrideKind}
+
+
+def changes_from_form(fields: Mapping[str, str]) -> list[Change]:
+    """The changes an admin form posts, one input per rule named "kind:key" (Rule.field): INHERIT or
+    an empty input takes the override away, NO_SURVEY assigns none; inputs of other names are not
+    rules and are left out. An enabled survey needs no row: enabled is what the settings say."""
+    changes = []
+    for name, raw in fields.items():
+        kind_text, sep, key = name.partition(":")
+        if not sep or kind_text not in _KINDS:
+            continue
+        kind, text = OverrideKind(kind_text), raw.strip()
+        if text in ("", INHERIT) or (kind is OverrideKind.SURVEY_ENABLED and text == "true"):
+            changes.append(Change(kind, key, None))
+        else:
+            changes.append(Change(kind, key, "" if text == NO_SURVEY else text))
+    return changes
 
 
 def _stored_text(override: Override) -> str:
@@ -131,7 +154,7 @@ def apply_changes(db: Session, changes: Iterable[Change], *, surveys: Collection
 class Rule:
     kind: OverrideKind
     key: str
-    label: str  # the channel, business type, survey or outlet it is for
+    label: str  # the channel code, business type name, survey key or outlet name it is for
     default: object  # from the settings
     override: str | None  # the stored override, if any
     effective: object
@@ -152,10 +175,6 @@ class PolicyOverview:
     outlet_targets: tuple[Rule, ...]  # only outlets with a target of their own
 
 
-CHANNEL_LABELS = {Channel.STORE: "营业厅", Channel.HOTLINE: "热线", Channel.WEB: "网厅/App",
-                  Channel.KIOSK: "自助终端", Channel.ACCOUNT_MANAGER: "客户经理"}
-
-
 def overview(db: Session, base: PolicyConfig, *, surveys: Collection[str]) -> PolicyOverview:
     """Every rule the surveys page edits, with where its value comes from."""
     stored = {(row.kind, row.key): row.value for row in db.scalars(select(PolicyOverride))}
@@ -165,10 +184,10 @@ def overview(db: Session, base: PolicyConfig, *, surveys: Collection[str]) -> Po
         return Rule(kind, key, label, default, stored.get((kind, key)), effective)
 
     channel_rules = tuple(
-        (rule(OverrideKind.SURVEY_BY_CHANNEL, c.value, CHANNEL_LABELS[c],
+        (rule(OverrideKind.SURVEY_BY_CHANNEL, c.value, c.value,
               base.survey_by_channel.get(c.value, base.default_survey),
               config.survey_by_channel.get(c.value, config.default_survey)),
-         rule(OverrideKind.SAMPLING_BY_CHANNEL, c.value, CHANNEL_LABELS[c],
+         rule(OverrideKind.SAMPLING_BY_CHANNEL, c.value, c.value,
               base.sampling_by_channel.get(c.value, 1.0), config.sampling_by_channel.get(c.value, 1.0)))
         for c in Channel)
     business_rules = tuple(

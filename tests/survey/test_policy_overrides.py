@@ -17,7 +17,7 @@ from survey.jobs.decide import evaluate_pending
 from survey.models import PolicyOverride, SurveySession
 from survey.policy import (Decision, Facts, Override, OverrideKind, PolicyConfig, PolicyError, choose_survey,
                            decide, parse_override, with_overrides)
-from survey.policy_overrides import Change, InvalidChanges, apply_changes, live_config, overview
+from survey.policy_overrides import Change, InvalidChanges, apply_changes, changes_from_form, live_config, overview
 
 SH = ZoneInfo("Asia/Shanghai")
 SURVEYS = ("csat-default", "nps-default")
@@ -209,3 +209,19 @@ def test_the_overview_says_where_each_value_comes_from(db, clock, outlets, admin
     assert [(r.key, r.label, r.effective) for r in view.outlet_targets] == [("S001", "徐汇1号营业厅", 7)]
     assert view.default_target.effective == 100
     assert {r.key for r in view.by_business} >= {"broadband", "complaint"}
+
+
+def test_the_admin_form_reads_as_changes_inherit_and_blank_taking_the_override_away():
+    fields = {"csrf_token": "x", "sampling_by_channel:hotline": " 0.5 ", "sampling_by_channel:web": "",
+              "survey_by_channel:store": "__none__", "survey_by_business:complaint": "__inherit__",
+              "survey_enabled:csat-default": "true", "survey_enabled:nps-default": "false",
+              "outlet_monthly_target:": "30", "bogus:thing": "1"}
+    assert changes_from_form(fields) == [
+        Change(OverrideKind.SAMPLING_BY_CHANNEL, "hotline", "0.5"),
+        Change(OverrideKind.SAMPLING_BY_CHANNEL, "web", None),
+        Change(OverrideKind.SURVEY_BY_CHANNEL, "store", ""),
+        Change(OverrideKind.SURVEY_BY_BUSINESS, "complaint", None),
+        Change(OverrideKind.SURVEY_ENABLED, "csat-default", None),  # enabled is the default: no row
+        Change(OverrideKind.SURVEY_ENABLED, "nps-default", "false"),
+        Change(OverrideKind.OUTLET_MONTHLY_TARGET, "", "30"),
+    ]
