@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFProtect
 import templates
 from survey.runtime import Runtime
 from survey.settings import Settings
-from survey.web import admin, api, apidocs, auth, dashboards, db, exports, headers, ingest, review
+from survey.web import admin, api, apidocs, auth, cases, dashboards, db, exports, headers, ingest, review
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     csrf = CSRFProtect(app)
     for token_api in (ingest.bp, api.bp):
         csrf.exempt(token_api)  # bearer tokens, not cookies: no browser can be tricked into sending one
-    for blueprint in (auth.bp, ingest.bp, api.bp, apidocs.bp, dashboards.bp, exports.bp, admin.bp, review.bp):
+    for blueprint in (auth.bp, ingest.bp, api.bp, apidocs.bp, dashboards.bp, exports.bp, admin.bp, review.bp,
+                      cases.bp):
         app.register_blueprint(blueprint)
     return app
