@@ -32,7 +32,11 @@ class Cat(StrEnum):
     FILLER = "filler"
     FULL_MARKS = "full_marks"
     OPTION = "option"  # ("option", value): a survey's own label that the grammar cannot read
-    REASON = "reason"  # ("reason", code, strong) in the reasons trie
+    REASON = "reason"  # ("reason", code, strong, negatable) in the reasons trie
+    TOPIC = "topic"  # ("topic", code): what a complaint is about ("信号"), a complaint with an evaluator
+    EVAL = "eval"  # a negative evaluation that makes a topic a complaint ("不好", "太高")
+    PRAISE = "praise"  # said right after a reason phrase, it praises ("态度很好")
+    NEUTRAL = "neutral"  # consumes its characters, names no reason ("补卡", "说了半天")
 
 
 class NegKind(StrEnum):
@@ -46,9 +50,22 @@ class LexiconError(ValueError):
 
 
 @dataclass(frozen=True)
+class StoryPattern:
+    """A reason told as what happened: a regular expression over the normalised text."""
+
+    reason: str
+    regex: re.Pattern[str]
+    strong: bool = True
+    absorbs: frozenset[str] = frozenset()  # reasons it overrides inside its span, to the clause's end
+
+
+@dataclass(frozen=True)
 class Lexicon:
     replies: PhraseTrie
     reasons: PhraseTrie
+    optout_asking: tuple[str, ...]
+    negators: tuple[str, ...]
+    patterns: tuple[StoryPattern, ...]
     product_after: tuple[str, ...]
     units: re.Pattern[str]
     before: tuple[str, ...]
@@ -120,20 +137,63 @@ def lexicon() -> Lexicon:
     replies.add_all(words("fillers"), (Cat.FILLER,))
     replies.add_all(words("full_marks"), (Cat.FULL_MARKS,))
 
-    reasons = PhraseTrie()
-    for code, entry in reasons_data.items():
-        if code not in REASON_CODES:
-            raise LexiconError(f"{LEXICON_DIR / 'reasons.yaml'}: {code}: unknown reason code")
-        reasons.add_all(_words(reasons_data, f"{code}.strong", "reasons.yaml"), (Cat.REASON, code, True))
-        reasons.add_all(_words(reasons_data, f"{code}.weak", "reasons.yaml"), (Cat.REASON, code, False))
+    reasons = _reasons_trie(reasons_data)
 
     units = sorted(words("numbers.units"), key=len, reverse=True)
     return Lexicon(
         replies=replies,
         reasons=reasons,
+        optout_asking=tuple(words("optout.asking")),
+        negators=tuple(sorted(_words(reasons_data, "negators", "reasons.yaml"), key=len, reverse=True)),
+        patterns=_patterns(reasons_data),
         product_after=tuple(words("optout.product_after")),
         units=re.compile("|".join(map(re.escape, units)) or "(?!)"),
         before=tuple(sorted(words("numbers.before"), key=len, reverse=True)),
         numeral_before=frozenset(words("numbers.numeral_before")),
         numeral_after=frozenset(words("numbers.numeral_after")),
     )
+
+
+_REASON_SECTIONS = ("strong", "weak", "topics", "negatable")
+_SHARED_SECTIONS = {"evaluators": Cat.EVAL, "praise": Cat.PRAISE, "neutral": Cat.NEUTRAL}
+_OTHER_KEYS = {"negators", "patterns", *_SHARED_SECTIONS}
+
+
+def _reasons_trie(data: dict) -> PhraseTrie:
+    """Reason phrases, topics, evaluators, praise and neutral phrases in one trie: the longest wins."""
+    source = "reasons.yaml"
+    trie = PhraseTrie()
+    for code, entry in data.items():
+        if code in _OTHER_KEYS:
+            continue
+        if code not in REASON_CODES:
+            raise LexiconError(f"{LEXICON_DIR / source}: {code}: unknown reason code")
+        if not isinstance(entry, dict) or set(entry) - set(_REASON_SECTIONS):
+            raise LexiconError(f"{LEXICON_DIR / source}: {code}: expected sections {', '.join(_REASON_SECTIONS)}")
+        negatable = set(_words(data, f"{code}.negatable", source))
+        for phrase in _words(data, f"{code}.strong", source):
+            trie.add(phrase, (Cat.REASON, code, True, phrase in negatable))
+        trie.add_all(_words(data, f"{code}.weak", source), (Cat.REASON, code, False, True))
+        trie.add_all(_words(data, f"{code}.topics", source), (Cat.TOPIC, code))
+        for phrase in negatable:
+            trie.add(phrase, (Cat.REASON, code, True, True))
+    for key, category in _SHARED_SECTIONS.items():
+        trie.add_all(_words(data, key, source), (category,))
+    return trie
+
+
+def _patterns(data: dict) -> tuple[StoryPattern, ...]:
+    where = f"{LEXICON_DIR / 'reasons.yaml'}: patterns"
+    patterns = []
+    for index, item in enumerate(data.get("patterns") or []):
+        if not isinstance(item, dict) or item.get("reason") not in REASON_CODES or "regex" not in item:
+            raise LexiconError(f"{where}[{index}]: expected a reason code and a regex")
+        absorbs = item.get("absorbs") or []
+        if not set(absorbs) <= set(REASON_CODES):
+            raise LexiconError(f"{where}[{index}]: absorbs: unknown reason code in {absorbs!r}")
+        try:
+            regex = re.compile(str(item["regex"]))
+        except re.error as exc:
+            raise LexiconError(f"{where}[{index}]: regex: {exc}") from exc
+        patterns.append(StoryPattern(item["reason"], regex, bool(item.get("strong", True)), frozenset(absorbs)))
+    return tuple(patterns)

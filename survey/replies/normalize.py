@@ -30,8 +30,10 @@ _DINGBAT_DIGITS = {
     **{0x2780 + i: str(i + 1) for i in range(9)}, 0x2789: "10",
     **{0x278A + i: str(i + 1) for i in range(9)}, 0x2793: "10",
     **{0x24F5 + i: str(i + 1) for i in range(9)}, 0x24FE: "10",
-    0x24EA: "0", 0x24FF: "0", 0x3007: "零",
+    0x24EA: "0", 0x24FF: "0", 0x3007: "零", 0x1F51F: "10",
 }
+# Emoji that answer: a thumbs up is praise, a thumbs down a complaint (other emoji are decoration).
+_SYMBOL_WORDS = {0x1F44D: "赞", 0x1F44E: "差"}
 
 # Characters kept besides letters, digits and CJK: '?' marks questions; ':' '.' '/' '-' join
 # digits into times, decimals and dates, which must not be read as answers.
@@ -42,7 +44,7 @@ _DROP = re.compile(r"[^\w?:./\-]+|_+")
 @cache
 def _translation() -> dict[int, str]:
     data = yaml.safe_load((LEXICON_DIR / "traditional.yaml").read_text(encoding="utf-8"))
-    table: dict[int, str] = dict(_DINGBAT_DIGITS)
+    table: dict[int, str] = {**_DINGBAT_DIGITS, **_SYMBOL_WORDS}
     for pair in str(data["pairs"]).split():
         if len(pair) != 2:
             raise ValueError(f"{LEXICON_DIR / 'traditional.yaml'}: pairs: {pair!r} is not two characters")

@@ -27,8 +27,21 @@ def _is_cjk(char: str) -> bool:
     return char >= "\u2e80"
 
 
+# "第一个", "第2项": the option by its place in the list, not an ordinal of something else.
+_ORDINAL_OPTION_AFTER = ("个吧", "个啊", "个呀", "个 ", "项", "条", "种", "档", "选项")
+
+
+def _ordinal_option(norm: str, start: int, end: int) -> bool:
+    """True for "第一个" / "第2项" standing for an option (not "第3次", "第2个月")."""
+    if start == 0 or norm[start - 1] != "第":
+        return False
+    return end == len(norm) or norm.startswith(_ORDINAL_OPTION_AFTER, end) or norm.endswith("个", end)
+
+
 def _quantity(norm: str, start: int, end: int, lex: Lexicon, joiners: str) -> bool:
     """True when the number at norm[start:end] is a time, quantity, ordinal or part of a word."""
+    if _ordinal_option(norm, start, end):
+        return False
     if start > 0:
         before = norm[start - 1]
         if before in joiners and start > 1 and norm[start - 2].isdigit():
@@ -50,6 +63,8 @@ def _quantity(norm: str, start: int, end: int, lex: Lexicon, joiners: str) -> bo
 
 def _set_apart(norm: str, start: int, end: int, lex: Lexicon) -> bool:
     """True when a Chinese numeral stands on its own ("选二", "五分吧"), not inside a word ("一般")."""
+    if _ordinal_option(norm, start, end):
+        return True
     if start > 0 and _is_cjk(norm[start - 1]):
         if norm[start - 1] not in lex.numeral_before and norm[max(0, start - 2):start] not in lex.numeral_before:
             return False
@@ -57,6 +72,18 @@ def _set_apart(norm: str, start: int, end: int, lex: Lexicon) -> bool:
         if norm[end] not in lex.numeral_after and norm[end:end + 2] not in lex.numeral_after:
             return False
     return True
+
+
+def _out_of(norm: str, end: int, top: int) -> bool:
+    """True for "9/10": a score written as a fraction of the top of the scale."""
+    return norm.startswith(f"/{top}", end) and not norm[end + 1 + len(str(top)):end + 2 + len(str(top))].isdigit()
+
+
+def _glued_to_words(norm: str, start: int, end: int, lex: Lexicon) -> bool:
+    """True when digits sit right after Chinese words that are not an answer's framing ("扣15")."""
+    if start == 0 or not _is_cjk(norm[start - 1]):
+        return False
+    return norm[start - 1] not in lex.numeral_before and norm[max(0, start - 2):start] not in lex.numeral_before
 
 
 def _inside(spans: list[tuple[int, int]], position: int) -> bool:
@@ -75,8 +102,21 @@ def read_numbers(norm: str, masked: list[tuple[int, int]], question: Question, o
     joiners = _TIME_JOINERS if reasons_kind else _JOINERS
     for match in _NUMBER.finditer(norm):
         start, end = match.span()
-        if _inside(masked, start) or _quantity(norm, start, end, lex, joiners):
+        if _inside(masked, start):
             continue
+        if question.kind is QuestionKind.RATING and _out_of(norm, end, question.max_value):
+            values.append(int(match.group(1)) if match.group(1) else -1)  # "9/10": nine out of ten
+            if values[-1] > question.max_value or values[-1] < question.min_value:
+                values.pop()
+                out_of_range = True
+            continue
+        if _quantity(norm, start, end, lex, joiners):
+            continue
+        if norm.startswith("分半", end):
+            out_of_range = True  # "9分半": a half point is no answer
+            continue
+        if reasons_kind and _glued_to_words(norm, start, end, lex):
+            continue  # "每月扣15": an amount inside a sentence, not an option
         digits = match.group(1)
         if digits is None:
             if not _set_apart(norm, start, end, lex):

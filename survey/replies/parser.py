@@ -11,7 +11,9 @@ from typing import NamedTuple
 
 from survey.definitions import Question, QuestionKind
 from survey.reasons import REASON_CODES
+from survey.replies.complaints import read_complaints
 from survey.replies.lexicon import Cat, Lexicon, lexicon
+from survey.replies.ngram_model import reason_model
 from survey.replies.normalize import normalise
 from survey.replies.numbers import MAX_ANSWER_DIGITS, NumberReading, read_numbers
 from survey.replies.phrases import Match, PhraseTrie
@@ -75,7 +77,7 @@ def _compile(question: Question) -> _Compiled:
         for option in question.options:
             if option.reason and option.reason != "other":
                 for phrase in (option.label, *option.aliases):
-                    reasons.add(normalise(phrase), (Cat.REASON, option.reason, True))
+                    reasons.add(normalise(phrase), (Cat.REASON, option.reason, True, False))
     option_values = frozenset(o.value for o in question.options)
     return _Compiled(question, replies, reasons, level_values, option_values, option_reasons)
 
@@ -135,7 +137,7 @@ def _read(compiled: _Compiled, norm: str) -> _Reading:
     reason_matches = [] if bare_number else compiled.reasons.scan(norm)
     if kind is QuestionKind.REASONS:
         return _reasons_reading(compiled, norm, matches, hits, reason_matches, numbers)
-    reasons = _lexicon_reasons(reason_matches, hits, norm) if reason_matches else ()
+    reasons = _ordered(set(read_complaints(norm, reason_matches, hits, lex))) if reason_matches or len(norm) > 3 else ()
     if numbers.out_of_range or len(set(numbers.values)) > 1:
         return _UNCLEAR  # "8", "1 2": ask again
     value = numbers.values[0] if numbers.values else None
@@ -143,6 +145,8 @@ def _read(compiled: _Compiled, norm: str) -> _Reading:
         value = question.max_value
     if value is None and kind is QuestionKind.SCALE:
         value = _verbal_value(compiled, norm, matches, hits)
+        if value is None and any(m.has(Cat.FULL_MARKS) for m in matches):
+            value = _level_value(compiled.level_values, 2)  # "满分": the top of the scale
     if value is None:
         # A complaint without a score ("排队太久了") is asked again: the score is what was asked.
         return _UNCLEAR
@@ -152,7 +156,8 @@ def _read(compiled: _Compiled, norm: str) -> _Reading:
 def _is_optout(matches: list[Match], norm: str, lex: Lexicon) -> bool:
     weak = covered = 0
     for match in matches:
-        if match.has(Cat.OPTOUT) and not _about_product(norm, match.end, lex):
+        if match.has(Cat.OPTOUT) and not _about_product(norm, match.end, lex) \
+                and not norm.endswith(lex.optout_asking, 0, match.start):
             return True
         if match.has(Cat.OPTOUT_WEAK):
             weak += 1
@@ -206,20 +211,6 @@ def _level_value(level_values: dict[int, int], level: int) -> int | None:
     return value
 
 
-def _lexicon_reasons(reason_matches: list[Match], hits: list[VerbalHit], norm: str) -> tuple[str, ...]:
-    """Reason codes named in words; generic words count only when nothing specific is named."""
-    strong: set[str] = set()
-    weak: set[str] = set()
-    positive_starts = [hit.start for hit in hits if hit.level > 0]
-    for match in reason_matches:
-        # "态度很好" praises, it does not complain.
-        if positive_starts and any(adjacent(norm, match.end, start) for start in positive_starts):
-            continue
-        for tag in match.tags:
-            (strong if tag[2] else weak).add(tag[1])
-    return _ordered(strong or weak)
-
-
 def _ordered(codes: set[str]) -> tuple[str, ...]:
     if len(codes) > 1:
         codes.discard("other")  # other only when nothing more specific is found
@@ -228,12 +219,14 @@ def _ordered(codes: set[str]) -> tuple[str, ...]:
 
 def _reasons_reading(compiled: _Compiled, norm: str, matches: list[Match], hits: list[VerbalHit],
                      reason_matches: list[Match], numbers: NumberReading) -> _Reading:
-    codes = set(_lexicon_reasons(reason_matches, hits, norm))
+    codes = set(read_complaints(norm, reason_matches, hits, lexicon()))
     codes.update(compiled.option_reasons[v] for v in numbers.values if v in compiled.option_reasons)
     if not codes:
         if numbers.out_of_range or not _is_free_text(norm, matches, reason_matches):
             return _UNCLEAR
-        codes.add("other")  # an opinion in the customer's own words
+        # An opinion in the customer's own words: the n-gram model may still recognise a reason.
+        model = reason_model()
+        codes.add((model.reason(norm) if model is not None else None) or "other")
     return ReplyKind.ANSWER, None, _ordered(codes)
 
 
