@@ -22,7 +22,7 @@ from survey.accounts.services import create_user
 from survey.clock import FrozenClock
 from survey.runtime import Runtime
 from survey.settings import Settings
-from survey.web import apidocs, create_app, headers
+from survey.web import create_app
 from tests.browser.seed import OUTLETS, seed_answers
 from tests.conftest import START
 
@@ -55,21 +55,11 @@ def prepare(folder: Path, *, interactions: int = 6000) -> Runtime:
     return runtime
 
 
-def build_app(runtime: Runtime) -> Flask:
-    """The app as `touchpoint serve` builds it (plus what create_app does not register yet)."""
-    app = create_app(runtime=runtime)
-    if "apidocs" not in app.blueprints:
-        app.register_blueprint(apidocs.bp)
-    if headers.add_security_headers not in app.after_request_funcs.get(None, []):
-        headers.install(app)
-    return app
-
-
 @contextmanager
 def serving(folder: Path, *, interactions: int = 6000) -> Iterator[Site]:
     """The seeded app on an ephemeral loopback port, served from a thread until the block ends."""
     runtime = prepare(folder, interactions=interactions)
-    app = build_app(runtime)
+    app = create_app(runtime=runtime)  # as `touchpoint serve` builds it
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
     thread.start()

@@ -3,15 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from survey.web import headers
-
 
 @pytest.fixture
-def secured(app, client):
-    # create_app installs them; until it does, the test installs them the same way.
-    if headers.add_security_headers not in app.after_request_funcs.get(None, []):
-        headers.install(app)
-    return client
+def secured(client):
+    return client  # create_app installs the headers
 
 
 def _csp(response) -> dict[str, list[str]]:
@@ -72,7 +67,6 @@ def test_a_view_may_set_its_own_policy(app, client, users, sign_in):
     def own():
         return "ok", 200, {"Referrer-Policy": "no-referrer"}
 
-    headers.install(app)
     sign_in(users["manager"])
     response = client.get("/probe-own-policy")
     assert response.headers["Referrer-Policy"] == "no-referrer"
