@@ -187,3 +187,44 @@ class PolicyOverride(Base):
     value: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime]
     updated_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class ReplyLabel(Base):
+    """How a person in the review queue read one normalised reply text to one question: the parser
+    reads the same text this way from then on (survey.replies.learned), and it is a training
+    example for the reason model (the review queue exports labels in the corpus's JSONL format)."""
+
+    __tablename__ = "reply_labels"
+    __table_args__ = (UniqueConstraint("survey", "question", "text_hash"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey: Mapped[str] = mapped_column(String(64))
+    question: Mapped[str] = mapped_column(String(64))
+    norm_text: Mapped[str] = mapped_column(Text)  # as survey.replies.normalize.normalise gives it
+    text_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of norm_text: a long text cannot be a key
+    example: Mapped[str] = mapped_column(Text)  # one verbatim reply with this text
+    kind: Mapped[str] = mapped_column(String(16))  # answer, optout, unclear
+    value: Mapped[int | None] = mapped_column(Integer)
+    reasons: Mapped[list[str]] = mapped_column(default=list)
+    labelled_by: Mapped[str] = mapped_column(String(64))
+    labelled_at: Mapped[datetime]
+
+
+class ReplyReparse(Base):
+    """One past reply read again after a label: the old and the new reading side by side, so a
+    corrected answer never hides what was first recorded."""
+
+    __tablename__ = "reply_reparses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label_id: Mapped[int] = mapped_column(ForeignKey("reply_labels.id"), index=True)
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"), index=True)
+    answer_id: Mapped[int | None] = mapped_column(ForeignKey("answers.id"), index=True)
+    old_kind: Mapped[str] = mapped_column(String(16))
+    old_value: Mapped[int | None] = mapped_column(Integer)
+    old_reasons: Mapped[list[str]] = mapped_column(default=list)
+    new_kind: Mapped[str] = mapped_column(String(16))
+    new_value: Mapped[int | None] = mapped_column(Integer)
+    new_reasons: Mapped[list[str]] = mapped_column(default=list)
+    reparsed_by: Mapped[str] = mapped_column(String(64))
+    reparsed_at: Mapped[datetime]

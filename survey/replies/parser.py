@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Mapping, NamedTuple
 
 from survey.definitions import Question, QuestionKind
 from survey.reasons import REASON_CODES
@@ -90,13 +90,22 @@ def _whole_level(trie: PhraseTrie, phrase: str) -> int | None:
     return None
 
 
-def parse_reply(question: Question, text: str) -> ParsedReply:
-    """Understand one reply to `question`; never raises on any text."""
+def parse_reply(question: Question, text: str, *,
+                learned: Mapping[str, tuple[str, int | None, tuple[str, ...]]] | None = None) -> ParsedReply:
+    """Understand one reply to `question`; never raises on any text.
+
+    `learned` maps normalised texts to readings people gave them in the review queue (see
+    survey.replies.learned): a labelled text is read as labelled, before any rule.
+    """
     # Keyed by identity: hashing a whole Question on every reply would cost more than parsing "1".
     compiled = _compiled.get(id(question))
     if compiled is None or compiled.question is not question:
         compiled = _compiled[id(question)] = _compile(question)
     norm = normalise(text)
+    if learned:
+        label = learned.get(norm)
+        if label is not None:
+            return ParsedReply(ReplyKind(label[0]), label[1], tuple(label[2]), text)
     # Replies repeat heavily ("1", "满意", "【2】"): the reading of a normalised text is pure, so
     # it is remembered per question, in a bounded memo that is simply emptied when full.
     reading = compiled.memo.get(norm)
