@@ -13,6 +13,7 @@ from flask import Blueprint, g, jsonify, request
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_dump, validate
 from sqlalchemy.orm import Session
 
+from channels.characters import text_problem
 from channels.taxonomy import Channel
 from survey import readapi
 from survey.accounts.models import TokenScope, User
@@ -70,6 +71,24 @@ class ListParam(fields.List):
         return tuple(dict.fromkeys(super()._deserialize(parts, attr, data, **kwargs)))  # each value once
 
 
+class Printable(validate.Validator):
+    """Text a database can compare: no controls, lone surrogates or bidi overrides (PostgreSQL
+    refuses a NUL outright), as the ingest API refuses them in what it stores."""
+
+    def __init__(self, *, free: bool = False) -> None:
+        self.free = free
+
+    def __call__(self, value: str) -> str:
+        problem = text_problem(value, free=self.free)
+        if problem is not None:
+            raise ValidationError(problem)
+        return value
+
+
+def _text(limit: int, *, free: bool = False) -> fields.String:
+    return fields.String(validate=[validate.Length(min=1, max=limit), Printable(free=free)])
+
+
 def _grouping(max_columns: int, *, default: tuple[str, ...] = (), minimum: int = 0) -> ListParam:
     return ListParam(fields.String(validate=validate.OneOf(readapi.GROUPINGS)), load_default=default,
                      validate=validate.Length(min=minimum, max=max_columns), metadata={
@@ -94,13 +113,13 @@ class FilterQuery(NoQuery):
                                                  "alone, runs to today"})
     until = fields.Date(metadata={"description": "last local day (inclusive); at most 1,098 days after since"})
     channel = ListParam(fields.String(validate=validate.OneOf([c.value for c in Channel])), load_default=())
-    business_type = ListParam(fields.String(validate=validate.Length(min=1, max=64)), load_default=(),
+    business_type = ListParam(_text(64), load_default=(),
                               metadata={"description": "code or Chinese name, e.g. broadband or 宽带"})
-    tier = ListParam(fields.String(validate=validate.Length(min=1, max=1000)), load_default=(),
+    tier = ListParam(_text(1000, free=True), load_default=(),
                      metadata={"description": "customer tier, e.g. 金卡"})
-    brand = ListParam(fields.String(validate=validate.Length(min=1, max=1000)), load_default=(),
+    brand = ListParam(_text(1000, free=True), load_default=(),
                       metadata={"description": "customer brand, e.g. 全球通"})
-    outlet = ListParam(fields.String(validate=validate.Length(min=1, max=32)), load_default=(),
+    outlet = ListParam(_text(32), load_default=(),
                        metadata={"description": "outlet codes; one outside the token's scope answers 404"})
 
 
@@ -449,6 +468,8 @@ def outlet(code: str):
     query = _query(OutletQuery)
     if query["outlet"]:
         raise ValidationError({"outlet": ["the outlet is in the path"]})
+    if text_problem(code) is not None or len(code) > 32:
+        raise readapi.NotFound(f"outlet: no outlet {code[:32]!r}")
     db = get_session()
     info = readapi.outlets(db, scope=g.caller.scope, codes=(code,))[0]
     filters = _filters(db, {**query, "outlet": (code,)})

@@ -108,7 +108,7 @@ def test_a_token_bound_to_a_channel_lead_reads_only_their_outlets(client, db, se
 @pytest.mark.parametrize("path", [
     "/api/v1/results?outlet=S002", "/api/v1/results?outlet=S001&outlet=S002", "/api/v1/results?outlet=S001,S101",
     "/api/v1/shortboards?outlet=S002", "/api/v1/trends?outlet=WEB1", "/api/v1/outlets/S002",
-    "/api/v1/outlets/NOPE", "/api/v1/results?outlet=NOPE",
+    "/api/v1/outlets/NOPE", "/api/v1/results?outlet=NOPE", "/api/v1/outlets/S0%0001", "/api/v1/outlets/" + "S" * 40,
 ])
 def test_a_lead_guessing_an_outlet_gets_404_like_for_one_that_does_not_exist(client, seeded, lead_reader, path):
     response = client.get(path, headers=lead_reader)
@@ -169,6 +169,8 @@ def test_filter_by_customer_attribute_has_no_response_rate(client, seeded, reade
     ("since=yesterday", "since"), ("since=2026-11-02&until=2026-11-01", "since"), ("since=2020-01-01", "since"),
     ("period=all", "period"), ("business_type=没有这种业务", "business_type"), ("min_n=0", "min_n"),
     ("by=channel,city,outlet", "by"), ("all=perhaps", "all"), ("alpha=2", "alpha"), ("period=7d&period=30d", "period"),
+    ("business_type=%00", "business_type"), ("outlet=S0%0001", "outlet"), ("tier=%E2%80%AEgold", "tier"),
+    ("brand=a%07b", "brand"),
 ])
 def test_a_bad_query_is_refused_naming_the_parameter(client, seeded, reader, query, field):
     response = client.get(f"/api/v1/shortboards?{query}", headers=reader)
