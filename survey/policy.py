@@ -13,6 +13,7 @@ from datetime import datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from typing import Iterable, Mapping
 
+from channels.characters import text_problem
 from channels.taxonomy import Channel
 from survey.quiet_hours import next_allowed
 from survey.settings import Settings, SettingsError
@@ -219,6 +220,9 @@ def parse_override(kind: str, key: str, value: str, *, surveys: Iterable[str]) -
     except ValueError:
         raise PolicyError(f"{kind}:{key}", f"未知的规则类型 {kind!r}") from None
     field_name = f"{kind.value}:{key}"
+    for text_value in (key, text):
+        if problem := text_problem(text_value):
+            raise PolicyError(field_name, f"含有不可用的字符：{problem}")
     if kind in _CHANNEL_KEYED and key not in {c.value for c in Channel}:
         raise PolicyError(field_name, f"未知的渠道 {key!r}")
     if kind is OverrideKind.DEFAULT_SURVEY and key:

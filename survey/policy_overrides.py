@@ -93,9 +93,11 @@ def _check(db: Session, changes: Iterable[Change], surveys: Collection[str]) -> 
     """Each change with its typed override (None for a removal), and the errors."""
     checked, errors = [], []
     for change in changes:
+        if change.value is None:
+            checked.append((change, None))  # taking away what is not there changes nothing: no check
+            continue
         try:
-            override = None if change.value is None else parse_override(
-                change.kind, change.key, change.value, surveys=surveys)
+            override = parse_override(change.kind, change.key, change.value, surveys=surveys)
         except PolicyError as exc:
             errors.append(exc)
             continue

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from channels.characters import text_problem
 from channels.models import Outlet
 from survey.accounts.audit import AuditAction, record
 from survey.accounts.models import ApiToken, Role, TokenScope, User
@@ -44,6 +45,7 @@ def create_token(db: Session, name: str, *, now: datetime, user: User | None = N
         raise AccountError("name: required")
     if len(name) > 64:
         raise AccountError("name: at most 64 characters")
+    _check_text("name", name)
     if not scopes:
         raise AccountError("scopes: a token needs at least one")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -83,6 +85,7 @@ def create_user(db: Session, username: str, password: str, role: Role, *, now: d
         raise AccountError("username: required")
     if len(username) > 64:
         raise AccountError("username: at most 64 characters")
+    _check_text("username", username)
     _check_password(password)
     if db.scalar(select(User.id).where(User.username == username)) is not None:
         raise AccountError(f"username: {username} exists")
@@ -97,6 +100,14 @@ def create_user(db: Session, username: str, password: str, role: Role, *, now: d
     return user
 
 
+def _check_text(field: str, text: str) -> None:
+    # Names are matched and shown as typed: no control, invisible or bidi characters (PostgreSQL
+    # refuses NUL outright, and a look-alike name would pass for another user's).
+    problem = text_problem(text)
+    if problem:
+        raise AccountError(f"{field}: {problem}")
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
@@ -105,6 +116,8 @@ def _check_password(password: str) -> None:
 
 
 def _outlets_for(db: Session, role: Role, outlet_codes: tuple[str, ...]) -> list[Outlet]:
+    for code in outlet_codes:
+        _check_text("outlets", code)
     outlets = list(db.scalars(select(Outlet).where(Outlet.code.in_(outlet_codes)))) if outlet_codes else []
     unknown = set(outlet_codes) - {o.code for o in outlets}
     if unknown:

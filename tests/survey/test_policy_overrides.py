@@ -57,6 +57,8 @@ def test_an_override_is_read_from_its_text(kind, key, value, typed):
     (OverrideKind.SAMPLING_BY_CHANNEL, "hotline", "20%", "sampling_by_channel:hotline", "0 到 1"),
     (OverrideKind.OUTLET_MONTHLY_TARGET, "", "-1", "outlet_monthly_target:", "月目标"),
     (OverrideKind.OUTLET_MONTHLY_TARGET, "", "ten", "outlet_monthly_target:", "月目标"),
+    (OverrideKind.SURVEY_BY_BUSINESS, "a\x00", "csat-default", "survey_by_business:a\x00", "不可用的字符"),
+    (OverrideKind.OUTLET_MONTHLY_TARGET, "S\u202e1", "5", "outlet_monthly_target:S\u202e1", "不可用的字符"),
 ])
 def test_a_bad_override_names_its_field_and_the_problem(kind, key, value, field, problem):
     with pytest.raises(PolicyError) as caught:
@@ -163,6 +165,9 @@ def test_one_bad_change_stores_none_of_them_and_names_every_bad_field(db, clock,
     assert [e.field for e in caught.value.errors] == [
         "sampling_by_channel:hotline", "survey_by_business:no_such_type", "outlet_monthly_target:NOPE"]
     assert [(r.key, r.value) for r in db.scalars(select(PolicyOverride))] == [("web", "0.3")]
+    # Taking away a rule that is not there is no change, whatever its key (not even a query).
+    assert apply_changes(db, [Change(OverrideKind.SURVEY_BY_BUSINESS, "x\x00", None)], surveys=SURVEYS,
+                         actor=admin, now=clock.now()) == 0
 
 
 def test_a_row_that_no_longer_holds_is_skipped_and_its_setting_applies(db, clock, caplog):

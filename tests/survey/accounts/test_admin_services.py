@@ -46,6 +46,9 @@ def test_without_an_actor_nothing_is_logged(db, clock, users):
     ("new", "p" * 257, Role.MANAGER, (), "password"),
     ("new", "password123", Role.CHANNEL_LEAD, (), "outlets"),
     ("new", "password123", Role.CHANNEL_LEAD, ("S001", "NOPE"), "outlets"),
+    ("new\x00", "password123", Role.MANAGER, (), "username"),  # PostgreSQL cannot even compare it
+    ("new\u202e", "password123", Role.MANAGER, (), "username"),
+    ("new", "password123", Role.CHANNEL_LEAD, ("S001\x00",), "outlets"),
 ])
 def test_a_user_that_cannot_be_created_is_refused_by_field_and_nothing_is_stored(
         db, clock, users, username, password, role, codes, field):
@@ -157,7 +160,7 @@ def test_revoking_a_token_is_final_and_logged_once(db, clock, users):
 
 
 @pytest.mark.parametrize("name, scopes, field", [("", (TokenScope.READ,), "name"), ("x" * 65, (TokenScope.READ,), "name"),
-                                                  ("ok", (), "scopes")])
+                                                  ("bad\x00", (TokenScope.READ,), "name"), ("ok", (), "scopes")])
 def test_a_token_needs_a_name_and_a_scope(db, clock, users, name, scopes, field):
     with pytest.raises(AccountError) as caught:
         create_token(db, name, now=clock.now(), scopes=scopes, actor=users["admin"])

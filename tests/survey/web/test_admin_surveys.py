@@ -146,6 +146,14 @@ def test_a_bad_rule_names_its_field_and_stores_none_of_the_form(admin_client, db
     assert [e.action for e in db.scalars(select(AuditEntry))] == ["policy.set"]
 
 
+def test_a_rule_key_with_a_control_character_is_refused_not_a_server_error(admin_client, db, outlets):
+    response = post(admin_client, "/admin/surveys/rules", **{"survey_by_business:x\x00": "csat-default"})
+    assert response.status_code == 422 and "不可用的字符" in response.get_data(as_text=True)
+    response = post(admin_client, "/admin/surveys/targets", outlet="S\x001", target="5")
+    assert response.status_code == 422 and "不可用的字符" in response.get_data(as_text=True)
+    assert db.scalar(select(PolicyOverride.id)) is None
+
+
 def test_an_outlet_gets_a_monthly_target_of_its_own_and_loses_it(admin_client, db, outlets):
     assert post(admin_client, "/admin/surveys/targets", outlet="S001", target="40").status_code == 302
     page = admin_client.get("/admin/surveys").get_data(as_text=True)
