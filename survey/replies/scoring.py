@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from survey.definitions import DEFINITIONS_DIR, Survey, load_surveys
+from survey.reasons import REASON_CODES
 from survey.replies.parser import ParsedReply, parse_reply
 
 
@@ -31,6 +32,8 @@ class EvalReport:
     hits: int
     per_question: Mapping[str, tuple[int, int]]  # "survey/question" -> (hits, total)
     misses: tuple[Miss, ...] = field(default_factory=tuple)
+    # (gold reason, reason found) -> count, over replies whose gold names reasons; "-" is none.
+    confusion: Mapping[tuple[str, str], int] = field(default_factory=dict)
 
     @property
     def accuracy(self) -> float:
@@ -66,6 +69,7 @@ def evaluate(path: Path | str, surveys: Mapping[str, Survey] | None = None) -> E
     path = Path(path)
     surveys = load_surveys(DEFINITIONS_DIR) if surveys is None else surveys
     hits, totals = Counter(), Counter()
+    confusion: Counter[tuple[str, str]] = Counter()
     misses: list[Miss] = []
     with path.open(encoding="utf-8") as lines:
         for number, line in enumerate(lines, start=1):
@@ -82,13 +86,38 @@ def evaluate(path: Path | str, surveys: Mapping[str, Survey] | None = None) -> E
             got = parse_reply(question, str(case["text"]))
             key = f"{survey.key}/{question.key}"
             totals[key] += 1
+            if case["gold"].get("reasons"):
+                _confuse(confusion, case["gold"]["reasons"], got.reasons if got.kind == "answer" else ())
             if is_hit(case["gold"], got):
                 hits[key] += 1
             else:
                 misses.append(Miss(str(case.get("id", number)), survey.key, question.key,
                                    str(case["text"]), case["gold"], got))
     per_question = {key: (hits[key], totals[key]) for key in totals}
-    return EvalReport(sum(totals.values()), sum(hits.values()), per_question, tuple(misses))
+    return EvalReport(sum(totals.values()), sum(hits.values()), per_question, tuple(misses), dict(confusion))
+
+
+def _confuse(confusion: Counter, gold: list[str], got: tuple[str, ...]) -> None:
+    """Each gold reason against itself when found, else against a reason found instead (or "-");
+    each reason found that gold lacks against "-"."""
+    extra = [code for code in got if code not in gold]
+    for code in gold:
+        confusion[(code, code if code in got else (extra[0] if extra else "-"))] += 1
+    for code in extra:
+        confusion[("-", code)] += 1
+
+
+def format_confusion(confusion: Mapping[tuple[str, str], int]) -> list[str]:
+    """The confusion table by reason: gold in rows, found in columns."""
+    codes = [c for c in (*REASON_CODES, "-") if any(c in pair for pair in confusion)]
+    if not codes:
+        return []
+    width = max(len(c) for c in codes) + 1
+    lines = ["confusion by reason (rows: gold, columns: found; - is none):",
+             "  " + " " * width + "".join(f"{c[:5]:>6}" for c in codes)]
+    for gold in codes:
+        lines.append(f"  {gold:<{width}}" + "".join(f"{confusion.get((gold, got), 0) or '.':>6}" for got in codes))
+    return lines
 
 
 def _describe(got: ParsedReply) -> str:
@@ -110,5 +139,6 @@ def format_report(report: EvalReport) -> str:
         for miss in report.misses:
             gold = json.dumps(dict(miss.gold), ensure_ascii=False)
             lines.append(f"  [{miss.case_id}] {miss.question} text={miss.text!r} gold={gold} got={_describe(miss.got)}")
+    lines.extend(format_confusion(report.confusion))
     lines.append(f"accuracy: {report.accuracy:.3f} ({report.hits}/{report.total})")
     return "\n".join(lines)

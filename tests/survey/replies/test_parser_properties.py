@@ -1,11 +1,14 @@
 """Properties of parse_reply over arbitrary text: it never raises and stays within the question."""
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from survey.definitions import load_surveys
+from survey.replies.ngram_model import reason_model
 from survey.replies.parser import ReplyKind, parse_reply
 
 QUESTIONS = [q for survey in load_surveys().values() for q in survey.questions]
@@ -15,12 +18,35 @@ ANY_TEXT = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFF
 # Text made of the pieces replies are made of, so the interesting paths are reached too.
 PIECES = st.sampled_from(["1", "5", "10", "0", "13", "0000", "３", "二", "十", "分", "点", "满意", "不", "很",
                           "一般", "排队", "态度", "TD", "退订", "取消", "套餐", "?", "，", " ", "🙂", "\x00",
-                          "\ud800", "滿", "好的", "没什么", "非常", "系统", "太久"])
-REPLY_LIKE = st.lists(PIECES, max_size=30).map("".join)
+                          "\ud800", "滿", "好的", "没什么", "非常", "系统", "太久",
+                          "说好", "回电话", "到现在", "还是", "没", "宽带", "信号", "卡", "半天", "让我", "明天",
+                          "再来", "前面还有", "点", "才", "👍", "第一个", "9/10", "怎么退订"])
+REPLY_LIKE = st.lists(PIECES, max_size=200).map("".join)
+
+
+TIME_LIMIT = 0.001  # seconds per reply, the memo off: every call parses in full
+
+
+@pytest.fixture(autouse=True)
+def _no_memo(monkeypatch):
+    from survey.replies import parser
+
+    monkeypatch.setattr(parser, "MEMO_LIMIT", 0)
+    parser.clear_memo()
+    reason_model()  # loaded once per process, outside the timing
+    for question in QUESTIONS:
+        parse_reply(question, "1 排队太久 说好回电话到现在没人打来")  # compile outside the timing
 
 
 def _check(question, text):
+    started = time.perf_counter()
     got = parse_reply(question, text)
+    elapsed = time.perf_counter() - started
+    if elapsed > TIME_LIMIT:  # a garbage collection or the machine's other work: measure once more
+        started = time.perf_counter()
+        parse_reply(question, text)
+        elapsed = time.perf_counter() - started
+    assert elapsed <= TIME_LIMIT, f"{elapsed * 1000:.2f} ms for {text[:40]!r}…"
     assert got.kind in set(ReplyKind)
     assert got.text == text
     if got.value is not None:
