@@ -187,7 +187,9 @@ def _change(user_id: int, slot: str, form: FlaskForm, change, done: str, *, then
             db.commit()
             flash(done)
             return redirect(then or url_for("admin.show_user", user_id=user_id))
-    return _user_page(target, status=INVALID, **{slot: form})
+    # Shown from the read session: rendering from the write session would hold SQLite's write
+    # lock until the page is done.
+    return _user_page(_user_or_404(get_session(), user_id), status=INVALID, **{slot: form})
 
 
 @bp.post("/users/<int:user_id>")
