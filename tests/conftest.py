@@ -121,7 +121,13 @@ def outlets(db):
 
 @pytest.fixture
 def runtime(settings, clock, connection, session_factory, db) -> Runtime:
-    return Runtime(settings=settings, clock=clock, engine=connection.engine, session_factory=session_factory)
+    # The request's read session joins the test's transaction without a savepoint of its own: with
+    # one, closing it at teardown would roll back to a savepoint taken before the write session's
+    # (the user is loaded first), discarding what the request stored. In production the two are
+    # separate connections and this cannot happen.
+    reads = sessionmaker(bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False)
+    return Runtime(settings=settings, clock=clock, engine=connection.engine, session_factory=session_factory,
+                   read_factory=reads)
 
 
 @pytest.fixture
@@ -149,10 +155,17 @@ def auth(token) -> dict[str, str]:
 
 
 @pytest.fixture
-def users(db, clock, outlets) -> dict:
+def users(db, clock, outlets, monkeypatch) -> dict:
     """An admin, a manager and a channel lead of S001 and HL1 (every password: password123)."""
+    from werkzeug.security import generate_password_hash
+
+    from survey.accounts import services
     from survey.accounts.models import Role
     from survey.accounts.services import create_user
+
+    # A fast hash for tests only: the real default (scrypt) costs ~0.2 s per user and per sign-in.
+    monkeypatch.setattr(services, "generate_password_hash",
+                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1000"))
 
     made = {
         "admin": create_user(db, "admin", "password123", Role.ADMIN, now=clock.now()),

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
 
 from channels.models import Interaction, Outlet, Subscriber
 from channels.services import record_interactions
@@ -17,7 +16,6 @@ from survey.accounts.models import AuditEntry
 from survey.definitions import load_surveys
 from survey.jobs.decide import evaluate_pending
 from survey.policy import PolicyConfig
-from survey.runtime import Runtime
 
 SH = ZoneInfo("Asia/Shanghai")
 HEADER = "code,name,channel,kind,region,city\n"
@@ -27,16 +25,6 @@ def csrf_token(client, path: str = "/login") -> str:
     page = client.get(path).get_data(as_text=True)
     return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 
-
-@pytest.fixture
-def runtime(settings, clock, connection, session_factory, db) -> Runtime:
-    """conftest's runtime, but the request's read session joins the test's transaction without a
-    savepoint of its own. With one, closing it at teardown rolls back to a savepoint taken before
-    the write session's (the user is loaded first), discarding what the request stored; in
-    production the two are separate connections and this cannot happen."""
-    reads = sessionmaker(bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False)
-    return Runtime(settings=settings, clock=clock, engine=connection.engine, session_factory=session_factory,
-                   read_factory=reads)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
 
 from channels.services import record_interactions
 from smpp.messages import InboundMessage as SmppInbound, SubmitResult
@@ -18,7 +17,6 @@ from survey.models import Answer, InboundMessage, ReplyLabel, ReplyReparse
 from survey.policy import PolicyConfig
 from survey.replies.parser import ReplyKind
 from survey.review import load_learned, parse_with_labels, review_queue
-from survey.runtime import Runtime
 
 SH = ZoneInfo("Asia/Shanghai")
 SURVEYS = load_surveys()
@@ -46,13 +44,6 @@ class FakeClient:
 
     def stop(self, timeout: float = 5.0): ...
 
-
-@pytest.fixture
-def runtime(settings, clock, connection, session_factory, db) -> Runtime:
-    """Reads join the test's transaction without a savepoint of their own (as in test_admin)."""
-    reads = sessionmaker(bind=connection, join_transaction_mode="rollback_only", expire_on_commit=False)
-    return Runtime(settings=settings, clock=clock, engine=connection.engine, session_factory=session_factory,
-                   read_factory=reads)
 
 
 @pytest.fixture
