@@ -7,12 +7,13 @@ in GROUP BY, so a million answers come back as a few thousand rows, not a millio
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import numpy as np
-from sqlalchemy import String, and_, cast, func, select
+from sqlalchemy import String, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from analysis.frame import MISSING, REASON_CODES, AnswerFrame, Factor, ResponseRow
@@ -21,6 +22,48 @@ from channels.models import BusinessType, City, Interaction, Outlet, Region
 from survey.models import Answer, SurveySession
 
 DIMENSIONS = ("channel", "region", "city", "outlet", "business_type")
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """Which answers and interactions to count besides scope and time; an empty field means all.
+
+    Answers carry the business type as the engine tagged them (its name; older rows and CSVs may
+    hold the code), so `business_types` should list both spellings; interactions match either.
+    `attributes` pairs a customer attribute with its accepted values, e.g. (("tier", ("gold",)),).
+    """
+
+    channels: tuple[str, ...] = ()
+    business_types: tuple[str, ...] = ()
+    attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+def _answer_criteria(a, criteria: Criteria | None) -> list:
+    if criteria is None:
+        return []
+    out = []
+    if criteria.channels:
+        out.append(a.channel.in_(list(criteria.channels)))
+    if criteria.business_types:
+        out.append(a.business_type.in_(list(criteria.business_types)))
+    for name, values in criteria.attributes:
+        out.append(a.attributes[name].as_string().in_(list(values)))
+    return out
+
+
+def _interaction_criteria(criteria: Criteria | None) -> list:
+    """Conditions on Interaction and its (outer-joined) BusinessType."""
+    if criteria is None:
+        return []
+    out = []
+    if criteria.channels:
+        out.append(Interaction.channel.in_(list(criteria.channels)))
+    if criteria.business_types:
+        names = list(criteria.business_types)
+        out.append(or_(BusinessType.code.in_(names), BusinessType.name.in_(names)))
+    for name, values in criteria.attributes:
+        out.append(Interaction.attributes[name].as_string().in_(list(values)))
+    return out
 
 
 def _window(column, since: datetime | None, until: datetime | None) -> list:
@@ -53,43 +96,52 @@ def _day(value) -> np.datetime64:
 def load_answer_frame(
     db: Session, *, survey: str = "csat-default", question: str = "satisfaction",
     scope: Sequence[str] | None = None, since: datetime | None = None, until: datetime | None = None,
-    attributes: Sequence[str] = ("tier",), by_day: bool = True,
+    attributes: Sequence[str] = ("tier",), by_day: bool = True, criteria: Criteria | None = None,
+    dimensions: Sequence[str] = DIMENSIONS, reasons: bool = True,
 ) -> AnswerFrame:
     """Answers to one scored question, counted per (dimensions, attributes, value, reasons[, day]).
 
     Reasons come from the scored answer and from the same session's 'reason' answer. With
     by_day, answered_at is the local day (as the UTC instant of its midnight), enough for weekly and
-    monthly trends.
+    monthly trends. `dimensions` (a subset of DIMENSIONS) and reasons=False leave out what a page
+    does not need, so the GROUP BY returns fewer rows; `criteria` filters in the WHERE clause.
     """
     a = aliased(Answer)
     r = aliased(Answer)
-    cols = [a.channel.label("channel"), a.region.label("region"), a.city.label("city"),
-            a.outlet_code.label("outlet"), func.coalesce(a.business_type, MISSING).label("business_type")]
+    available = {"channel": a.channel, "region": a.region, "city": a.city, "outlet": a.outlet_code,
+                 "business_type": func.coalesce(a.business_type, MISSING)}
+    dimensions = [d for d in DIMENSIONS if d in dimensions]
+    cols = [available[d].label(d) for d in dimensions]
     cols += [a.attributes[k].as_string().label(f"attr_{i}") for i, k in enumerate(attributes)]
-    cols += [a.value.label("value"), cast(a.reasons, String).label("reasons_a"),
-             cast(r.reasons, String).label("reasons_r")]
+    cols.append(a.value.label("value"))
+    if reasons:
+        cols += [cast(a.reasons, String).label("reasons_a"), cast(r.reasons, String).label("reasons_r")]
     if by_day:
         cols.append(_local_day(db, a.answered_at).label("day"))
     conditions = [a.survey == survey, a.question == question, a.value.is_not(None)]
     conditions += _window(a.answered_at, since, until)
+    conditions += _answer_criteria(a, criteria)
     if scope is not None:
         conditions.append(a.outlet_code.in_(list(scope)))
     # Group in an outer query over labelled columns: PostgreSQL does not match an expression with
     # bound parameters (the JSON key) in SELECT against the same expression in GROUP BY.
-    inner = (select(*cols).select_from(a)
-             .outerjoin(r, and_(r.session_id == a.session_id, r.question == "reason"))
-             .where(*conditions).subquery())
+    inner = select(*cols).select_from(a)
+    if reasons:
+        inner = inner.outerjoin(r, and_(r.session_id == a.session_id, r.question == "reason"))
+    inner = inner.where(*conditions).subquery()
     keys = [c for c in inner.c]
     rows = db.execute(select(*keys, func.count().label("n")).group_by(*keys)).all()
-    return _frame_from_rows(rows, list(attributes), by_day)
+    return _frame_from_rows(rows, list(attributes), by_day, dimensions=dimensions, reasons=reasons)
 
 
-def _frame_from_rows(rows, attributes: list[str], by_day: bool) -> AnswerFrame:
-    names = list(DIMENSIONS) + list(attributes)
+def _frame_from_rows(rows, attributes: list[str], by_day: bool, *, dimensions: Sequence[str] = DIMENSIONS,
+                     reasons: bool = True) -> AnswerFrame:
+    names = list(dimensions) + list(attributes)
     tables: dict[str, dict[str, int]] = {k: {} for k in names}
     codes = {k: np.empty(len(rows), np.int32) for k in names}
     value = np.empty(len(rows), np.int16)
     count = np.empty(len(rows), np.int64)
+    with_reasons = reasons
     reasons = np.zeros((len(rows), len(REASON_CODES)), bool)
     days = np.empty(len(rows), "datetime64[s]") if by_day else None
     parsed: dict[str | None, list[int]] = {}
@@ -97,12 +149,12 @@ def _frame_from_rows(rows, attributes: list[str], by_day: bool) -> AnswerFrame:
     for i, row in enumerate(rows):
         m = row._mapping
         for j, k in enumerate(names):
-            raw = m[k] if j < len(DIMENSIONS) else m[f"attr_{j - len(DIMENSIONS)}"]
+            raw = m[k] if j < len(dimensions) else m[f"attr_{j - len(dimensions)}"]
             text = MISSING if raw in (None, "") else str(raw)
             codes[k][i] = tables[k].setdefault(text, len(tables[k]))
         value[i] = m["value"]
         count[i] = m["n"]
-        for blob in (m["reasons_a"], m["reasons_r"]):
+        for blob in ((m["reasons_a"], m["reasons_r"]) if with_reasons else ()):
             if blob not in parsed:
                 parsed[blob] = [index[c] for c in (json.loads(blob) if blob else []) if c in index]
             reasons[i, parsed[blob]] = True
@@ -123,22 +175,23 @@ _SENT_COLUMNS = {
 }
 
 
-def _interaction_query(columns: list, scope: Sequence[str] | None):
+def _interaction_query(columns: list, scope: Sequence[str] | None, criteria: Criteria | None = None):
     q = (select(*columns).select_from(Interaction)
          .join(Outlet, Outlet.id == Interaction.outlet_id).join(City, City.id == Outlet.city_id)
          .join(Region, Region.id == City.region_id)
          .outerjoin(BusinessType, BusinessType.id == Interaction.business_type_id))
     if scope is not None:
         q = q.where(Outlet.code.in_(list(scope)))
-    return q
+    conditions = _interaction_criteria(criteria)
+    return q.where(*conditions) if conditions else q
 
 
 def sent_counts(db: Session, *, by: Sequence[str] = ("outlet",), survey: str = "csat-default",
                 scope: Sequence[str] | None = None, since: datetime | None = None,
-                until: datetime | None = None) -> dict[tuple[str, ...], int]:
+                until: datetime | None = None, criteria: Criteria | None = None) -> dict[tuple[str, ...], int]:
     """Surveys sent per group of `by` (keys as in metrics.group_metrics), for response rates."""
     cols = [_SENT_COLUMNS[b] for b in by]
-    q = (_interaction_query([*cols, func.count(SurveySession.id)], scope)
+    q = (_interaction_query([*cols, func.count(SurveySession.id)], scope, criteria)
          .join(SurveySession, SurveySession.interaction_id == Interaction.id)
          .where(SurveySession.survey == survey, SurveySession.sent_at.is_not(None),
                 *_window(SurveySession.sent_at, since, until))
@@ -157,11 +210,13 @@ class DailyCounts:
 
 
 def interaction_counts(db: Session, *, by: Sequence[str] = ("outlet",), scope: Sequence[str] | None = None,
-                       since: datetime | None = None, until: datetime | None = None) -> DailyCounts:
+                       since: datetime | None = None, until: datetime | None = None,
+                       criteria: Criteria | None = None) -> DailyCounts:
     """Interactions per group and day (the denominator of dissatisfied answers per 10,000)."""
     cols = [_SENT_COLUMNS[b] for b in by]
     day = _local_day(db, Interaction.ended_at)
-    inner = _interaction_query([*(c.label(f"k{i}") for i, c in enumerate(cols)), day.label("day")], scope)
+    inner = _interaction_query([*(c.label(f"k{i}") for i, c in enumerate(cols)), day.label("day")], scope,
+                               criteria)
     inner = inner.where(*_window(Interaction.ended_at, since, until)).subquery()
     keys = [inner.c[f"k{i}"] for i in range(len(cols))]
     rows = db.execute(select(*keys, inner.c.day, func.count()).group_by(*keys, inner.c.day)).all()
@@ -174,13 +229,15 @@ def interaction_counts(db: Session, *, by: Sequence[str] = ("outlet",), scope: S
 
 def response_list(db: Session, *, survey: str = "csat-default", question: str = "satisfaction",
                   scope: Sequence[str] | None = None, since: datetime | None = None,
-                  until: datetime | None = None, limit: int = 10_000) -> list[ResponseRow]:
+                  until: datetime | None = None, limit: int = 10_000,
+                  criteria: Criteria | None = None) -> list[ResponseRow]:
     """The latest answers with their verbatim replies (scored answer joined with its reason answer)."""
     a = aliased(Answer)
     r = aliased(Answer)
     q = (select(a, r.reasons, r.text).select_from(a)
          .outerjoin(r, and_(r.session_id == a.session_id, r.question == "reason"))
-         .where(a.survey == survey, a.question == question, *_window(a.answered_at, since, until))
+         .where(a.survey == survey, a.question == question, *_window(a.answered_at, since, until),
+                *_answer_criteria(a, criteria))
          .order_by(a.answered_at.desc(), a.id.desc()).limit(limit))
     if scope is not None:
         q = q.where(a.outlet_code.in_(list(scope)))
@@ -191,3 +248,148 @@ def response_list(db: Session, *, survey: str = "csat-default", question: str = 
         out.append(ResponseRow(ans.answered_at, ans.channel, ans.outlet_code, ans.business_type,
                                ans.msisdn, ans.value, reasons, text))
     return out
+
+
+def _bucket(column, edges: Sequence[datetime]):
+    """Which of the windows [edges[i], edges[i+1]) a time falls in (rows outside are filtered out)."""
+    if len(edges) == 2:
+        return literal(0)
+    return case(*((column < edge, i) for i, edge in enumerate(edges[1:-1])), else_=len(edges) - 2)
+
+
+def value_counts(db: Session, *, edges: Sequence[datetime], survey: str = "csat-default",
+                 question: str = "satisfaction", by: Sequence[str] = (), scope: Sequence[str] | None = None,
+                 criteria: Criteria | None = None) -> dict[tuple, dict[int, int]]:
+    """Answers per score, per window of `edges` and group of `by`: {(window, *key): {value: n}}.
+
+    One range scan of the answers index covers all windows, e.g. a period and the one before it.
+    """
+    columns = {"channel": Answer.channel, "region": Answer.region, "city": Answer.city,
+               "outlet": Answer.outlet_code, "business_type": func.coalesce(Answer.business_type, MISSING)}
+    bucket = _bucket(Answer.answered_at, edges).label("w")
+    keys = [bucket, *(columns[b].label(b) for b in by), Answer.value.label("value")]
+    inner = (select(*keys)
+             .where(Answer.survey == survey, Answer.question == question, Answer.value.is_not(None),
+                    Answer.answered_at >= edges[0], Answer.answered_at < edges[-1],
+                    *_answer_criteria(Answer, criteria),
+                    *([Answer.outlet_code.in_(list(scope))] if scope is not None else [])).subquery())
+    cols = list(inner.c)
+    out: dict[tuple, dict[int, int]] = {}
+    for row in db.execute(select(*cols, func.count()).group_by(*cols)):
+        key = (int(row[0]), *(MISSING if v is None else str(v) for v in row[1:-2]))
+        out.setdefault(key, {})[int(row[-2])] = int(row[-1])
+    return out
+
+
+@dataclass(frozen=True)
+class SessionCounts:
+    """Surveys sent in a window, how many were answered, and the SMS segments they cost."""
+
+    sent: int
+    answered: int
+    segments: int
+
+
+def session_counts(db: Session, *, edges: Sequence[datetime], by: Sequence[str] = (),
+                   scope: Sequence[str] | None = None, criteria: Criteria | None = None,
+                   scored: Sequence[tuple[str, str]] = (("csat-default", "satisfaction"), ("nps-default", "recommend")),
+                   ) -> dict[tuple, SessionCounts]:
+    """Per window of `edges` (by when the survey was sent) and group of `by`: {(window, *key): counts}.
+
+    A survey counts as answered when its scored question (one of `scored`: survey, question) has
+    an answer; segments are what the session's messages cost (billing is per segment).
+    """
+    cols = [_SENT_COLUMNS[b].label(f"k{i}") for i, b in enumerate(by)]
+    answered = (select(Answer.id).where(Answer.session_id == SurveySession.id, Answer.value.is_not(None),
+                                        or_(*(and_(Answer.survey == s, Answer.question == q) for s, q in scored)))
+                .exists())
+    inner = (_interaction_query([_bucket(SurveySession.sent_at, edges).label("w"), *cols,
+                                 case((answered, 1), else_=0).label("answered"),
+                                 SurveySession.segments_sent.label("segments")], scope, criteria)
+             .join(SurveySession, SurveySession.interaction_id == Interaction.id)
+             .where(SurveySession.sent_at >= edges[0], SurveySession.sent_at < edges[-1]).subquery())
+    keys = [inner.c.w, *(inner.c[f"k{i}"] for i in range(len(by)))]
+    q = select(*keys, func.count(), func.sum(inner.c.answered), func.sum(inner.c.segments)).group_by(*keys)
+    return {(int(row[0]), *(MISSING if v is None else str(v) for v in row[1:-3])):
+            SessionCounts(int(row[-3]), int(row[-2] or 0), int(row[-1] or 0)) for row in db.execute(q)}
+
+
+def interaction_totals(db: Session, *, edges: Sequence[datetime], by: Sequence[str] = (),
+                       scope: Sequence[str] | None = None, criteria: Criteria | None = None) -> dict[tuple, int]:
+    """Interactions ended per window of `edges` and group of `by`: {(window, *key): n}."""
+    cols = [_SENT_COLUMNS[b].label(f"k{i}") for i, b in enumerate(by)]
+    inner = (_interaction_query([_bucket(Interaction.ended_at, edges).label("w"), *cols], scope, criteria)
+             .where(Interaction.ended_at >= edges[0], Interaction.ended_at < edges[-1]).subquery())
+    keys = list(inner.c)
+    return {(int(row[0]), *(MISSING if v is None else str(v) for v in row[1:-1])): int(row[-1])
+            for row in db.execute(select(*keys, func.count()).group_by(*keys))}
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """One scored answer with its reason answer's reasons and text joined; the phone is E.164
+    (mask it before anyone sees it)."""
+
+    id: int
+    session_id: int
+    answered_at: datetime
+    channel: str
+    region: str
+    city: str
+    outlet: str
+    business_type: str | None
+    msisdn: str
+    value: int | None
+    reasons: tuple[str, ...]
+    text: str  # the customer's replies, verbatim
+    attributes: Mapping[str, Any]
+
+
+def answer_records(db: Session, *, survey: str = "csat-default", question: str = "satisfaction",
+                   scope: Sequence[str] | None = None, since: datetime | None = None,
+                   until: datetime | None = None, criteria: Criteria | None = None,
+                   limit: int | None = None, offset: int = 0, batch: int = 1_000) -> Iterator[AnswerRecord]:
+    """The answers, newest first, streamed `batch` rows at a time (memory stays flat for an export)."""
+    a = aliased(Answer)
+    r = aliased(Answer)
+    q = (select(a.id, a.session_id, a.answered_at, a.channel, a.region, a.city, a.outlet_code, a.business_type,
+                a.msisdn, a.value, a.reasons, a.text, a.attributes, r.reasons, r.text).select_from(a)
+         .outerjoin(r, and_(r.session_id == a.session_id, r.question == "reason"))
+         .where(a.survey == survey, a.question == question, *_window(a.answered_at, since, until),
+                *_answer_criteria(a, criteria))
+         .order_by(a.answered_at.desc(), a.id.desc()).offset(offset))
+    if scope is not None:
+        q = q.where(a.outlet_code.in_(list(scope)))
+    if limit is not None:
+        q = q.limit(limit)
+    for row in db.execute(q.execution_options(yield_per=batch)):
+        (id_, session_id, at, channel, region, city, outlet, business, msisdn, value, reasons, text, attrs,
+         more_reasons, more_text) = row
+        yield AnswerRecord(id_, session_id, at, str(channel), region, city, outlet, business, msisdn, value,
+                           tuple(dict.fromkeys([*(reasons or []), *(more_reasons or [])])),
+                           " / ".join(t for t in (text, more_text) if t), dict(attrs or {}))
+
+
+@dataclass(frozen=True)
+class InteractionRecord:
+    """An interaction as the overview lists it; the phone is E.164 (mask it before showing)."""
+
+    id: int
+    ended_at: datetime
+    channel: str
+    outlet: str
+    outlet_name: str
+    business_type: str | None
+    msisdn: str
+    decision: str | None  # what the engine decided (surveyed or why not); None until evaluated
+
+
+def latest_interactions(db: Session, *, scope: Sequence[str] | None = None, since: datetime | None = None,
+                        until: datetime | None = None, criteria: Criteria | None = None,
+                        limit: int = 20) -> list[InteractionRecord]:
+    """The interactions received last (by id, which the primary key walks backwards without a sort)."""
+    q = (_interaction_query([Interaction.id, Interaction.ended_at, Interaction.channel, Outlet.code, Outlet.name,
+                             BusinessType.name, Interaction.msisdn, Interaction.decision], scope, criteria)
+         .where(*_window(Interaction.ended_at, since, until)).order_by(Interaction.id.desc()).limit(limit))
+    return [InteractionRecord(i, ended, str(channel), code, name, business, msisdn, decision)
+            for i, ended, channel, code, name, business, msisdn, decision in db.execute(q)]
