@@ -1,0 +1,215 @@
+"""The short-board report page: a ranked table, its funnel plot, raw or case-mix adjusted.
+
+analysis.shortboard does the statistics; this picks the columns a page and a download show.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from analysis.frame import AnswerFrame, group_rows, reason_table
+from analysis.queries import load_answer_frame
+from analysis.shortboard import ROLLUP, NotEnough, ShortBoard, ShortBoardReport, shortboard_report
+from analysis.spread import funnel_limits
+from survey.reports.labels import DIMENSION_LABELS, group_label, pooled_label, reason_label, value_label
+from survey.reports.places import outlet_label, outlet_names
+from survey.reports.selection import Selection
+from survey.reports.tables import Table
+
+GROUPINGS = {
+    "outlet": ("outlet",), "city": ("city",), "region": ("region",), "channel": ("channel",),
+    "business_type": ("business_type",), "channel_business_type": ("channel", "business_type"),
+}
+VIEWS = {"raw": "raw", "adjusted": "adjusted"}
+CASE_MIX = ("business_type", "tier")
+MIN_N = 30
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """One group of the ranked table, in the raw or the case-mix adjusted view.
+
+    expected: the rate the group would have at the rest of its scope's rate (raw) or at the rest's
+    rate in each of its business type x tier cells (adjusted); gap = expected - rate; impact =
+    satisfied customers lost, n x gap.
+    """
+
+    rank: int
+    group: str
+    key: tuple[str, ...]
+    scope: str
+    n: int
+    satisfied: int
+    rate: float
+    low: float
+    high: float
+    expected: float | None
+    gap: float | None
+    q: float | None
+    impact: float | None
+    shrunken: float
+    flagged: bool
+    top_reasons: tuple[tuple[str, float, bool], ...]  # (label, share of the group's answers, a driver)
+    pooled: int  # >1: small outlets pooled into one row
+    outlet: str | None  # the outlet's code when the group is one outlet (the page links it)
+
+
+@dataclass(frozen=True)
+class FunnelPoint:
+    """A group on the funnel plot."""
+
+    group: str
+    n: int
+    rate: float
+    low: float
+    high: float
+    flagged: bool
+
+
+@dataclass(frozen=True)
+class FunnelLine:
+    """The control limits around the overall rate, at increasing n."""
+
+    target: float
+    n: tuple[int, ...]
+    low95: tuple[float, ...]
+    high95: tuple[float, ...]
+    low998: tuple[float, ...]
+    high998: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class ShortBoardPage:
+    """The report of one grouping and view over a selection."""
+
+    by: tuple[str, ...]
+    view: str
+    rows: tuple[BoardRow, ...]
+    flagged: int
+    not_enough: tuple[NotEnough, ...]
+    total: int
+    alpha: float
+    adjustment: str
+    tau2: float
+    case_mix: tuple[str, ...]
+    points: tuple[FunnelPoint, ...]
+    line: FunnelLine | None
+
+    @property
+    def grouping_label(self) -> str:
+        """The grouping in Chinese, e.g. 渠道 × 业务类型."""
+        return " × ".join(DIMENSION_LABELS.get(b, b) for b in self.by)
+
+
+def _num(v: float | None) -> float | None:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+
+TOP_REASONS = 3
+
+
+def _reasons_by_group(frame: AnswerFrame, by: tuple[str, ...]) -> dict[tuple[str, ...], list[tuple[str, float]]]:
+    """Each group's most named reasons with their share of its answers (for every row, not only the
+    short boards, whose over-represented reasons analysis.drivers tests)."""
+    grouping = group_rows(frame, by)
+    table, _ = reason_table(frame, grouping)
+    n = np.bincount(grouping.codes, weights=frame.count, minlength=grouping.size)
+    out = {}
+    for g, key in enumerate(grouping.keys):
+        order = np.argsort(-table[g], kind="stable")[:TOP_REASONS]
+        out[tuple(key)] = [(frame.reason_codes[j], table[g, j] / n[g]) for j in order if table[g, j] > 0]
+    return out
+
+
+def _row(rank: int, by: tuple[str, ...], b: ShortBoard, view: str, reasons_of: dict, names: dict) -> BoardRow:
+    if b.pooled_groups > 1:
+        label = pooled_label(b.group)
+    elif by == ("outlet",):
+        label = outlet_label(b.key[0], names)
+    else:
+        label = group_label(by, b.key)
+    drivers = set(b.top_reasons)
+    reasons = tuple((reason_label(code), float(share), code in drivers) for code, share in reasons_of.get(b.key, ()))
+    outlet = b.key[0] if by == ("outlet",) and b.pooled_groups == 1 else None
+    # A cell is compared within its channel; a single grouping against everything else.
+    scope = value_label(by[0], b.scope) if len(by) > 1 else "全部"
+    if view == "adjusted" and b.adjusted is not None:
+        a = b.adjusted
+        expected = a.expected / b.n if b.n else None
+        return BoardRow(rank, label, b.key, scope, b.n, b.satisfied, b.rate, b.rate_low, b.rate_high,
+                        _num(expected), _num(a.gap), _num(a.q), _num(a.impact), b.shrunken_rate, a.flagged,
+                        reasons, b.pooled_groups, outlet)
+    return BoardRow(rank, label, b.key, scope, b.n, b.satisfied, b.rate, b.rate_low, b.rate_high,
+                    _num(b.rest_rate), _num(b.gap), _num(b.q), _num(b.impact), b.shrunken_rate, b.flagged,
+                    reasons, b.pooled_groups, outlet)
+
+
+def _ordered(report: ShortBoardReport, view: str) -> list[ShortBoard]:
+    if view == "raw" or not report.case_mix:
+        return list(report.boards)
+    # Adjusted short boards first, by adjusted impact; then the rest the same way.
+    def impact(b: ShortBoard) -> float:
+        return -np.nan_to_num(b.adjusted.impact, nan=-np.inf) if b.adjusted else np.inf
+    return sorted(report.boards, key=lambda b: (not (b.adjusted and b.adjusted.flagged), impact(b)))
+
+
+def _funnel(report: ShortBoardReport, rows: list[BoardRow], view: str) -> tuple[tuple[FunnelPoint, ...], FunnelLine | None]:
+    boards = [b for b in report.boards if b.n > 0]
+    if not boards:
+        return (), None
+    total_n = sum(b.n for b in boards)
+    target = sum(b.satisfied for b in boards) / total_n
+    grid = np.unique(np.geomspace(max(min(b.n for b in boards), 1), max(b.n for b in boards) * 1.1, 80).round())
+    limits = funnel_limits(target, grid, tau2=report.dispersion.tau2)
+    line = FunnelLine(target, tuple(int(v) for v in grid), *(tuple(float(v) for v in arr) for arr in
+                      (limits.low95, limits.high95, limits.low998, limits.high998)))
+    points = []
+    for r in rows:
+        # In the adjusted view a group sits at its indirectly standardised rate: observed / expected
+        # satisfied x the overall rate, so groups serving harder cases are not pushed down the funnel.
+        rate = r.rate
+        if view == "adjusted" and r.expected:
+            rate = min(r.rate / r.expected * target, 1.0)
+        points.append(FunnelPoint(r.group, r.n, rate, r.low, r.high, r.flagged))
+    return tuple(points), line
+
+
+def shortboard_page(db: Session, sel: Selection, *, by: tuple[str, ...], view: str = "raw",
+                    min_n: int = MIN_N) -> ShortBoardPage:
+    """Every group of `by` against the rest of its scope (its channel for a channel x type cell)."""
+    rollup = ROLLUP.get(by[0]) if len(by) == 1 else None
+    needed = set(by) | {"business_type"} | ({rollup} if rollup else set())
+    frame = load_answer_frame(db, attributes=("tier",), by_day=False, dimensions=tuple(needed), **sel.window())
+    if frame.total == 0:
+        return ShortBoardPage(by, view, (), 0, (), 0, 0.05, "-", 0.0, (), (), None)
+    report = shortboard_report(frame, list(by), min_n=min_n, case_mix=CASE_MIX)
+    ordered = _ordered(report, view)
+    names = outlet_names(db, sel.scope) if by == ("outlet",) else {}
+    reasons_of = _reasons_by_group(frame, by)
+    rows = [_row(i + 1, by, b, view, reasons_of, names) for i, b in enumerate(ordered)]
+    points, line = _funnel(report, rows, view)
+    small = tuple(NotEnough(g.group, g.n, pooled_label(g.rolled_up_to) if g.rolled_up_to else None)
+                  for g in report.not_enough)
+    return ShortBoardPage(by, view, tuple(rows), sum(r.flagged for r in rows), small, frame.total,
+                          report.alpha, report.adjustment, report.dispersion.tau2, report.case_mix, points, line)
+
+
+SHORTBOARD_HEADER = ("排名", "分组", "比较范围", "n", "满意数", "满意度", "下限95%", "上限95%", "期望满意度",
+                     "差距", "q值", "影响（流失满意客户）", "收缩满意度", "短板", "主要原因")
+
+
+def shortboard_table(page: ShortBoardPage, sel: Selection) -> Table:
+    """The ranked table as a download."""
+    def rows():
+        for r in page.rows:
+            yield (r.rank, r.group, r.scope, r.n, r.satisfied, round(r.rate, 4), round(r.low, 4), round(r.high, 4),
+                   None if r.expected is None else round(r.expected, 4), None if r.gap is None else round(r.gap, 4),
+                   None if r.q is None else float(f"{r.q:.4g}"), None if r.impact is None else round(r.impact, 1),
+                   round(r.shrunken, 4), "是" if r.flagged else "",
+                   "、".join(f"{label} {share:.0%}" for label, share, _ in r.top_reasons))
+    name = f"shortboards-{'-'.join(page.by)}-{page.view}-{sel.filter.start}_{sel.filter.end}"
+    title = f"短板（{page.grouping_label}，{'调整后' if page.view == 'adjusted' else '原始'}）"
+    return Table(name, title, SHORTBOARD_HEADER, rows())
