@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from channels.models import Interaction
 from channels.sql.base import Base, str_enum
+from survey.cases.states import AlertKind, CaseEventKind, CaseState, RecoveryState, RouteDuty, RouteMatch
 from survey.policy import OverrideKind
 from survey.states import InboundState, MessagePurpose, OutboundState, ReceiptState, SessionState
 
@@ -228,3 +229,126 @@ class ReplyReparse(Base):
     new_reasons: Mapped[list[str]] = mapped_column(default=list)
     reparsed_by: Mapped[str] = mapped_column(String(64))
     reparsed_at: Mapped[datetime]
+
+
+# -- closed-loop cases (survey/cases/) ------------------------------------------------------------
+
+
+class Case(Base):
+    """A follow-up of a dissatisfied answer: opened in the answer's transaction (one per session),
+    owned by the outlet's responsible person, due by the customer's segment, escalated when overdue,
+    closed with a root cause and an action, and checked with the customer by SMS."""
+
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_state_deadline", "state", "deadline_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("survey_sessions.id"), unique=True)
+    answer_id: Mapped[int | None] = mapped_column(ForeignKey("answers.id"))  # the answer that opened it
+    trigger: Mapped[str] = mapped_column(String(64))  # the rule's key (survey/cases/data/rules.yaml)
+    msisdn: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(24))
+    outlet_code: Mapped[str] = mapped_column(String(32), index=True)
+    region: Mapped[str] = mapped_column(String(64))
+    city: Mapped[str] = mapped_column(String(64))
+    segment: Mapped[str] = mapped_column(String(24))  # the customer's tier/brand segment (deadlines.yaml)
+    state: Mapped[CaseState] = mapped_column(str_enum(CaseState))
+    round: Mapped[int] = mapped_column(Integer, default=1)  # 1, and one more each time it is reopened
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    # 首问责任: who first received it stays answerable for it when it is handed on.
+    first_owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    opened_at: Mapped[datetime]
+    round_started_at: Mapped[datetime]
+    deadline_at: Mapped[datetime]
+    warn_at: Mapped[datetime]
+    handovers: Mapped[int] = mapped_column(Integer, default=0)
+    handover_due_at: Mapped[datetime | None]  # set at a hand-over, cleared when the new owner acts
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    next_check_at: Mapped[datetime | None] = mapped_column(index=True)  # the escalation job's next look
+    first_contact_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]  # resolved or found unreachable (the latest round)
+    root_cause: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class CaseEvent(Base):
+    """A line of a case's history: who (None: the system or the customer), when, what."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(64))  # the user's name, copied; 系统 or 客户 otherwise
+    kind: Mapped[CaseEventKind] = mapped_column(str_enum(CaseEventKind))
+    from_state: Mapped[str | None] = mapped_column(String(24))
+    to_state: Mapped[str | None] = mapped_column(String(24))
+    detail: Mapped[dict[str, Any] | None]
+
+
+class CaseEscalation(Base):
+    """A warning or an escalation given (or passed): the escalation job's memory, so a restart gives
+    nothing twice."""
+
+    __tablename__ = "case_escalations"
+    __table_args__ = (UniqueConstraint("case_id", "kind", "round", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    kind: Mapped[AlertKind] = mapped_column(str_enum(AlertKind))
+    round: Mapped[int] = mapped_column(Integer)
+    level: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime]
+    done_at: Mapped[datetime]
+    notified: Mapped[int] = mapped_column(Integer, default=0)  # how many people were told
+
+
+class CaseNotification(Base):
+    """An in-app notice to a member of staff (warnings and escalations are not texted to staff)."""
+
+    __tablename__ = "case_notifications"
+    __table_args__ = (Index("ix_case_notifications_user_read", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    text: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+
+
+class CaseRoute(Base):
+    """Who owns new cases of an outlet, channel, city or region (before or after the outlet's channel
+    lead), and who an overdue case escalates to (city, then region): routing as data."""
+
+    __tablename__ = "case_routes"
+    __table_args__ = (UniqueConstraint("duty", "match_kind", "match_key", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    duty: Mapped[RouteDuty] = mapped_column(str_enum(RouteDuty))
+    match_kind: Mapped[RouteMatch] = mapped_column(str_enum(RouteMatch))
+    match_key: Mapped[str] = mapped_column(String(64))  # outlet code, channel, city or region name
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+
+
+class CaseRecovery(Base):
+    """The recovery check of one resolution: one SMS asking whether it is fixed, and the reply."""
+
+    __tablename__ = "case_recoveries"
+    __table_args__ = (UniqueConstraint("case_id", "round"), Index("ix_case_recoveries_msisdn_state", "msisdn", "state"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    round: Mapped[int] = mapped_column(Integer)
+    msisdn: Mapped[str] = mapped_column(String(20))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_messages.id"))
+    state: Mapped[RecoveryState] = mapped_column(str_enum(RecoveryState))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    replied_at: Mapped[datetime | None]
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_messages.id"))
+    reply_text: Mapped[str | None] = mapped_column(Text)

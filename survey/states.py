@@ -57,6 +57,7 @@ class MessagePurpose(StrEnum):
     REASK = "reask"
     THANKS = "thanks"
     OPTOUT_CONFIRM = "optout_confirm"
+    RECOVERY = "recovery"  # after a case is resolved: is it fixed now? (survey.cases; tied to no session)
 
 
 ASKING = frozenset({MessagePurpose.QUESTION, MessagePurpose.REASK})  # messages a reply answers

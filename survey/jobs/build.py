@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from smpp.ack_journal import AckJournal
+from survey.cases.config import CaseLoop, load_case_policy
 from survey.definitions import load_surveys
 from survey.replies.parser import parse_reply
 from survey.policy import PolicyConfig
@@ -34,4 +35,5 @@ def build_worker(runtime: Runtime, **client_overrides) -> Worker:
         raise ValueError(f"TOUCHPOINT_DEFAULT_SURVEY: no survey {policy.default_survey!r} "
                          f"(defined: {', '.join(sorted(surveys))})")
     return Worker(runtime, client_config=runtime.client_config(**client_overrides), surveys=surveys,
-                  policy=policy, journal=AckJournal(runtime.settings.instance_path / "journal"))
+                  policy=policy, journal=AckJournal(runtime.settings.instance_path / "journal"),
+                  cases=CaseLoop.from_config(load_case_policy(), policy))

@@ -19,7 +19,7 @@ from survey.jobs.steps import Context, handle
 from survey.machine import SendFailed
 from survey.models import InboundMessage, OutboundMessage, SurveySession
 from survey.quiet_hours import next_allowed
-from survey.states import ASKING, OutboundState
+from survey.states import ASKING, MessagePurpose, OutboundState
 
 
 def claim_due(db: Session, *, now: datetime, ctx: Context, limit: int = 500) -> list[OutgoingMessage]:
@@ -48,10 +48,11 @@ def claim_due(db: Session, *, now: datetime, ctx: Context, limit: int = 500) -> 
             handle(db, db.get(SurveySession, row.session_id),
                    SendFailed("survey end passed before the first question went out"), now=now, ctx=ctx)
             continue
-        if row.session_id is not None and row.sent_at is None and quiet_until > now:
+        if ((row.session_id is not None and row.sent_at is None) or row.purpose is MessagePurpose.RECOVERY) \
+                and quiet_until > now:
             # Due before quiet hours began but not sent by then (a backlog, a worker that was down):
-            # the first text of a survey waits for the morning. Replies to what a subscriber just
-            # wrote (next question, thanks, confirmation) still go.
+            # the first text of a survey, or a case's recovery check, waits for the morning. Replies
+            # to what a subscriber just wrote (next question, thanks, confirmation) still go.
             message_updates.append({"id": row.id, "state": OutboundState.PENDING, "due_at": quiet_until})
             continue
         message_updates.append({"id": row.id, "state": OutboundState.SUBMITTING, "attempts": row.attempts + 1,

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 
 from channels.phones import PhoneError, normalize_msisdn
 from smpp.messages import InboundMessage as SmppInbound
+from survey.cases import recoveries
+from survey.cases.states import RecoveryState
 from survey.machine import Replied
 from survey.models import InboundMessage, OutboundMessage, SurveySession
 from survey.replies.parser import ReplyKind, parse_reply
@@ -70,6 +72,9 @@ def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 5
         sessions.setdefault(session.msisdn, []).append(session)
     known = Known(db).load(candidates)
     asked = _asked(db, [s.id for s in candidates])
+    # Recovery checks (survey.cases) out to these numbers: a reply may answer one instead.
+    asks = (recoveries.awaiting(db, numbers, since=earliest - ctx.cases.loop.reply_window)
+            if ctx.cases is not None else {})
     outbox = Outbox()
     for inbound in batch:
         inbound.processed_at = now
@@ -79,6 +84,10 @@ def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 5
             continue
         session = next((s for s in sessions.get(inbound.msisdn, ())
                         if s.state.is_open and s.sent_at <= inbound.received_at < s.expires_at), None)
+        ask = _recovery_asked(ctx, asks, session, asked, inbound)
+        if ask is not None:
+            counts[_recovery_reply(db, inbound, ask, now=now, ctx=ctx, asks=asks)] += 1
+            continue
         if session is None or session.question is None:
             counts[_unmatched(db, inbound, now=now, ctx=ctx)] += 1
             continue
@@ -99,6 +108,29 @@ def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 5
         counts[reply.kind.value] += 1
     outbox.flush(db)
     return counts
+
+
+def _recovery_asked(ctx: Context, asks: dict[str, list[recoveries.Ask]], session: SurveySession | None,
+                    asked: dict[int, list[tuple[datetime, str]]], inbound: InboundMessage) -> recoveries.Ask | None:
+    """The recovery check a reply answers: its SMS was the question last submitted to the number
+    before the reply came (a survey question sent after it takes the reply instead)."""
+    if ctx.cases is None:
+        return None
+    ask = recoveries.asked_before(asks.get(inbound.msisdn, []), inbound.received_at, ctx.cases.loop)
+    if ask is None or session is None or session.question is None:
+        return ask
+    last = max((at for at, _ in asked.get(session.id, ()) if at <= inbound.received_at), default=None)
+    return ask if last is None or last <= ask.submitted_at else None
+
+
+def _recovery_reply(db: Session, inbound: InboundMessage, ask: recoveries.Ask, *, now: datetime, ctx: Context,
+                    asks: dict[str, list[recoveries.Ask]]) -> str:
+    state = recoveries.file_reply(db, inbound, ask, now=now, loop=ctx.cases.loop)
+    if state is RecoveryState.OPTED_OUT:
+        record_opt_out(db, inbound.msisdn, now=now, source=f"reply to recovery check {ask.check_id}")
+    if state is not None:
+        asks[inbound.msisdn].remove(ask)  # answered: a later reply is not taken for it again
+    return f"recovery_{state.value if state else 'unclear'}"
 
 
 def _asked(db: Session, session_ids: list[int]) -> dict[int, list[tuple[datetime, str]]]:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from channels.models import Subscriber
 from survey import texts
+from survey.cases.opening import CaseOpener, CaseSeed
 from survey.definitions import Survey
 from survey.jobs.decide import interaction_tags
 from survey.machine import (
@@ -28,6 +29,7 @@ class Context:
 
     surveys: Mapping[str, Survey]
     config: PolicyConfig
+    cases: CaseOpener | None = None  # closed-loop cases opened from answers (None: off)
 
 
 class Known:
@@ -71,6 +73,13 @@ class Outbox:
         self.answers: list[dict] = []
         self.messages: list[dict] = []
         self.cancelled: set[int] = set()  # sessions whose stored pending messages are cancelled
+        self.cases: list[CaseSeed] = []  # opened once their answers are stored, in the same transaction
+        self.opener: CaseOpener | None = None
+
+    def open_case(self, opener: CaseOpener, seed: CaseSeed | None) -> None:
+        if seed is not None:
+            self.opener = opener
+            self.cases.append(seed)
 
     def cancel(self, session_id: int) -> None:
         """Cancel the session's pending messages: stored ones at flush, this batch's ones now."""
@@ -89,9 +98,11 @@ class Outbox:
                                .values(state=OutboundState.CANCELLED.value))
         if self.answers:
             connection.execute(insert(Answer.__table__), self.answers)
+        if self.cases:
+            self.opener.open(db, self.cases)
         if self.messages:
             connection.execute(insert(OutboundMessage.__table__), self.messages)
-        self.answers, self.messages, self.cancelled = [], [], set()
+        self.answers, self.messages, self.cancelled, self.cases = [], [], set(), []
 
 
 def handle(db: Session, session: SurveySession, event: Event, *, now: datetime, ctx: Context,
@@ -112,12 +123,19 @@ def handle(db: Session, session: SurveySession, event: Event, *, now: datetime, 
         session.ended_at = now
     for action in step.actions:
         if isinstance(action, SaveAnswer):
-            outbox.answers.append(_answer(session, action, known.tags(session), now=now, inbound_id=inbound_id))
+            answer = _answer(session, action, known.tags(session), now=now, inbound_id=inbound_id)
+            outbox.answers.append(answer)
             known.answers(session)[action.question] = action.reply
+            if ctx.cases is not None:
+                outbox.open_case(ctx.cases, ctx.cases.for_answer(answer))
         elif isinstance(action, CancelPending):
             outbox.cancel(session.id)
         elif isinstance(action, RecordOptOut):
             record_opt_out(db, session.msisdn, now=now, source=f"reply to session {session.id}")
+            if ctx.cases is not None:
+                outbox.open_case(ctx.cases, ctx.cases.for_optout(
+                    session_id=session.id, msisdn=session.msisdn, survey=session.survey,
+                    answers=known.answers(session), tags=known.tags(session), now=now))
         else:
             outbox.messages.append(_message(session, survey, action, known.tags(session), now=now,
                                             window=ctx.config))
@@ -134,6 +152,11 @@ def record_opt_out(db: Session, msisdn: str, *, now: datetime, source: str) -> N
     if subscriber.opted_out_at is None:
         subscriber.opted_out_at = now
         subscriber.opt_out_source = source[:64]
+    # A recovery check not sent yet (survey.cases) must not go to a number that has just opted out.
+    messages = OutboundMessage.__table__
+    db.execute(update(messages).where(messages.c.msisdn == msisdn, messages.c.state == OutboundState.PENDING.value,
+                                      messages.c.purpose == MessagePurpose.RECOVERY.value)
+               .values(state=OutboundState.CANCELLED.value))
 
 
 def _answer(session: SurveySession, action: SaveAnswer, tags: dict, *, now: datetime,

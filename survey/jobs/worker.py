@@ -9,6 +9,8 @@ Jobs (each opens its own transaction and can be killed at any point):
   replies   stored replies → parsed → answers, follow-ups, opt-outs (and the parts of a multipart
             reply that stopped arriving → an incomplete reply)
   expire    sessions whose reply window (or survey end) has passed
+  escalate  closed-loop cases: warnings before the deadline, escalation after it, recovery checks
+            settled (cases themselves open with the answers that call for them, in replies)
 
 Replies and receipts are stored by the client's store thread, in batches, before deliver_sm_resp
 is written, so an SMSC is told "received" only for what is committed; each part of a multipart
@@ -36,9 +38,12 @@ from smpp.config import ClientConfig
 from smpp.messages import InboundMessage as SmppInbound, SubmitResult
 from smpp.reassembly import Fragment
 from smpp.receipts import DeliveryReceipt
+from survey.cases.config import CaseLoop
+from survey.cases.opening import CaseOpener
 from survey.definitions import Survey
 from survey.jobs import acks, dispatch, receipts
 from survey.jobs.decide import evaluate_pending
+from survey.jobs.escalate import escalate_due
 from survey.jobs.expire import expire_due
 from survey.jobs.fragments import flush_stale_fragments, store_fragment
 from survey.jobs.replies import process_received, store_inbound
@@ -70,6 +75,7 @@ class WorkerCounts:
     submitted: int = 0
     replies: Counter = field(default_factory=Counter)
     expired: int = 0
+    alerts: Counter = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class Intervals:
     record: float = 0.2
     replies: float = 0.5
     expire: float = 60.0
+    escalate: float = 30.0
 
 
 class Worker:
@@ -88,9 +95,10 @@ class Worker:
 
     def __init__(self, runtime: Runtime, *, client_config: ClientConfig, surveys: Mapping[str, Survey],
                  policy: PolicyConfig, batch: int = 500, journal: AckJournal | None = None,
-                 client_factory: Callable[..., SmppClient] = SmppClient) -> None:
+                 client_factory: Callable[..., SmppClient] = SmppClient, cases: CaseLoop | None = None) -> None:
         self.runtime = runtime
-        self.ctx = Context(surveys=surveys, config=policy)
+        self.cases = cases  # None: no closed-loop cases
+        self.ctx = Context(surveys=surveys, config=policy, cases=CaseOpener(cases) if cases is not None else None)
         self.batch = batch
         # Claim no more than about two seconds of sending: a message claimed is SUBMITTING, and one
         # that waits long in the client's queue was checked against quiet hours long ago.
@@ -261,6 +269,15 @@ class Worker:
         self.counts.expired += expired
         return expired
 
+    def escalate(self, now: datetime | None = None) -> Counter:
+        if self.cases is None:
+            return Counter()
+        now = now or self._now()
+        with self.runtime.writing() as db:
+            counts = escalate_due(db, now=now, loop=self.cases, limit=self.batch)
+        self.counts.alerts.update(counts)
+        return counts
+
     def run_once(self, now: datetime | None = None) -> None:
         """Every job once, in the order data flows."""
         now = now or self._now()
@@ -268,6 +285,7 @@ class Worker:
         self.evaluate(now)
         self.replies(now)
         self.expire(now)
+        self.escalate(now)
         self.dispatch(now)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -302,7 +320,7 @@ class Worker:
         self._recorder.start()
         scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(1)},
                                         job_defaults={"coalesce": True, "max_instances": 1})
-        for name in ("evaluate", "dispatch", "replies", "expire"):
+        for name in ("evaluate", "dispatch", "replies", "expire", "escalate"):
             scheduler.add_job(self._guarded(name), "interval", seconds=getattr(intervals, name), id=name)
         # One executor thread, so a job due while another runs waits and a late one is skipped by
         # design; APScheduler would log each skip as a warning.
