@@ -18,6 +18,8 @@ from survey import readapi
 from survey.accounts.models import TokenScope, User
 from survey.accounts.scope import scope_for
 from survey.accounts.services import authenticate_token
+from survey.reports.filters import BadParameter, parse_filter
+from survey.reports.selection import NotVisible, Selection, resolve
 from survey.web.api_schemas import (
     AlertSchema, NoQuery, OutletListSchema, OutletQuery, OutletResultsSchema, ResultsQuery, ResultsSchema,
     ShortBoardsQuery, ShortBoardsSchema, TrendsQuery, TrendsSchema,
@@ -26,6 +28,7 @@ from survey.web.apidocs import ErrorSchema, Operation, documented
 from survey.web.db import get_runtime, get_session, get_write_session
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+FILTERS = ("period", "since", "until", "channel", "business_type", "tier", "brand", "outlet")
 
 
 def error(status: int, *problems: str):
@@ -84,14 +87,20 @@ def _query(schema: type[Schema]) -> dict:
     return instance.load(raw)
 
 
-def _filters(db: Session, query: dict, *, default_period: str = "30d") -> readapi.Filters:
+def _selection(db: Session, query: dict, *, default_period: str = "30d") -> Selection:
+    """The query's filters parsed and resolved exactly as the pages' (survey.reports), in the caller's scope."""
+    args = {name: [str(v) for v in (query[name] if isinstance(query[name], tuple) else (query[name],))]
+            for name in FILTERS if query.get(name) not in (None, ())}
     tz = get_runtime().settings.tz
-    since, until = readapi.window(period=query.get("period"), since=query.get("since"), until=query.get("until"),
-                                  today=get_runtime().clock.now().astimezone(tz).date(), tz=tz,
-                                  default=default_period)
-    return readapi.Filters(since=since, until=until, channel=query["channel"],
-                           business_type=readapi.business_type_spellings(db, query["business_type"]),
-                           tier=query["tier"], brand=query["brand"], outlet=query["outlet"])
+    f = parse_filter(args, today=get_runtime().clock.now().astimezone(tz).date(), default_period=default_period)
+    return resolve(db, f, scope=g.caller.scope, tz=tz)
+
+
+def _echo(sel: Selection) -> dict:
+    """What the selection holds, as WindowSchema dumps it."""
+    f = sel.filter
+    return {"since": sel.since, "until": sel.until, "channel": f.channels, "business_type": f.business_types,
+            "tier": f.tiers, "brand": f.brands, "outlet": f.outlets}
 
 
 @bp.errorhandler(ValidationError)
@@ -99,14 +108,15 @@ def bad_query(exc: ValidationError):
     return error(400, *_messages(exc.messages))
 
 
-@bp.errorhandler(readapi.BadFilter)
-def bad_filter(exc: readapi.BadFilter):
+@bp.errorhandler(BadParameter)
+def bad_parameter(exc: BadParameter):
     return error(400, str(exc))
 
 
-@bp.errorhandler(readapi.NotFound)
-def not_found(exc: readapi.NotFound):
-    return error(404, str(exc))
+@bp.errorhandler(NotVisible)
+def not_visible(_exc: NotVisible):
+    # The same answer for an outlet outside the scope and for one that does not exist.
+    return error(404, "outlet: no such outlet")
 
 
 def _group(result: readapi.GroupResult) -> dict:
@@ -114,9 +124,9 @@ def _group(result: readapi.GroupResult) -> dict:
             "interactions": result.interactions, "dissatisfied_per_10k": result.dissatisfied_per_10k}
 
 
-def _results(results: readapi.Results) -> dict:
+def _results(results: readapi.Results, sel: Selection) -> dict:
     """The results as ResultsSchema dumps them."""
-    return {"by": results.by, "filters": results.filters, "total": _group(results.total),
+    return {"by": results.by, "filters": _echo(sel), "total": _group(results.total),
             "groups": [_group(g) for g in results.groups]}
 
 
@@ -138,8 +148,8 @@ _BAD_QUERY = (400, ("a query parameter that is unknown or invalid, each named", 
 def results():
     query = _query(ResultsQuery)
     db = get_session()
-    found = readapi.results(db, _filters(db, query), scope=g.caller.scope, by=query["by"])
-    return jsonify(ResultsSchema().dump(_results(found)))
+    sel = _selection(db, query)
+    return jsonify(ResultsSchema().dump(_results(readapi.results(db, sel, by=query["by"]), sel)))
 
 
 @bp.get("/shortboards")
@@ -152,11 +162,10 @@ def results():
 def shortboards():
     query = _query(ShortBoardsQuery)
     db = get_session()
-    filters = _filters(db, query)
-    report = readapi.shortboards(db, filters, scope=g.caller.scope, by=query["by"], min_n=query["min_n"],
-                                 alpha=query["alpha"])
+    sel = _selection(db, query)
+    report = readapi.shortboards(db, sel, by=query["by"], min_n=query["min_n"], alpha=query["alpha"])
     out = {"by": report.by, "within": report.within, "adjustment": report.adjustment, "alpha": report.alpha,
-           "min_n": report.min_n, "tau2": report.dispersion.tau2, "filters": filters,
+           "min_n": report.min_n, "tau2": report.dispersion.tau2, "filters": _echo(sel),
            "shortboards": report.flagged, "shortboards_adjusted": report.flagged_adjusted,
            "not_enough_answers": report.not_enough}
     if query["all"]:
@@ -171,15 +180,14 @@ def shortboards():
 def trends():
     query = _query(TrendsQuery)
     db = get_session()
-    filters = _filters(db, query, default_period="365d")
-    found = readapi.trends(db, filters, scope=g.caller.scope, by=query["by"], interval=query["interval"],
-                           min_n=query["min_n"])
+    sel = _selection(db, query, default_period="365d")
+    found = readapi.trends(db, sel, by=query["by"], interval=query["interval"], min_n=query["min_n"])
     series = [{**_keyed(found.by, s), "points": [{"period": p, "n": n, "rate": r, "low": lo, "high": hi}
                                                  for p, n, r, lo, hi in zip(s.periods, s.n, s.rate, s.low, s.high)]}
               for s in found.series]
     alerts = [{**_keyed(found.by, a), **{name: getattr(a, name) for name in AlertSchema().fields
                                          if name not in ("key", "label")}} for a in found.alerts]
-    return jsonify(TrendsSchema().dump({"by": found.by, "interval": found.interval, "filters": filters,
+    return jsonify(TrendsSchema().dump({"by": found.by, "interval": found.interval, "filters": _echo(sel),
                                         "series": series, "alerts": alerts}))
 
 
@@ -201,10 +209,10 @@ def outlet(code: str):
     if query["outlet"]:
         raise ValidationError({"outlet": ["the outlet is in the path"]})
     if text_problem(code) is not None or len(code) > 32:
-        raise readapi.NotFound(f"outlet: no outlet {code[:32]!r}")
+        raise NotVisible("outlet")
     db = get_session()
     info = readapi.outlets(db, scope=g.caller.scope, codes=(code,))[0]
-    filters = _filters(db, {**query, "outlet": (code,)})
-    found = readapi.results(db, filters, scope=g.caller.scope, by=("business_type",))
-    return jsonify(OutletResultsSchema().dump({"outlet": info, "results": _results(found)}))
+    sel = _selection(db, {**query, "outlet": (code,)})
+    found = readapi.results(db, sel, by=("business_type",))
+    return jsonify(OutletResultsSchema().dump({"outlet": info, "results": _results(found, sel)}))
 

@@ -61,13 +61,14 @@ class FilterQuery(NoQuery):
                                      "example": "30d"})
     since = fields.Date(metadata={"description": "first local day (inclusive); with until, overrides period; "
                                                  "alone, runs to today"})
-    until = fields.Date(metadata={"description": "last local day (inclusive); at most 1,098 days after since"})
+    until = fields.Date(metadata={"description": "last local day (inclusive); alone, the default period's length "
+                                                 "up to it; at most 1,098 days after since"})
     channel = ListParam(fields.String(validate=validate.OneOf([c.value for c in Channel])), load_default=())
     business_type = ListParam(_text(64), load_default=(),
                               metadata={"description": "code or Chinese name, e.g. broadband or 宽带"})
-    tier = ListParam(_text(1000, free=True), load_default=(),
+    tier = ListParam(_text(64, free=True), load_default=(),
                      metadata={"description": "customer tier, e.g. 金卡"})
-    brand = ListParam(_text(1000, free=True), load_default=(),
+    brand = ListParam(_text(64, free=True), load_default=(),
                       metadata={"description": "customer brand, e.g. 全球通"})
     outlet = ListParam(_text(32), load_default=(),
                        metadata={"description": "outlet codes; one outside the token's scope answers 404"})

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from survey.accounts.models import TokenScope
 from survey.accounts.services import create_token
+from channels.models import Interaction
 from survey.models import Answer, SurveySession
 from tests.browser.seed import seed_answers
 
@@ -113,8 +114,7 @@ def test_a_token_bound_to_a_channel_lead_reads_only_their_outlets(client, db, se
 def test_a_lead_guessing_an_outlet_gets_404_like_for_one_that_does_not_exist(client, seeded, lead_reader, path):
     response = client.get(path, headers=lead_reader)
     assert response.status_code == 404
-    assert response.json["errors"][0].startswith("outlet: no outlet")
-    assert "S001" not in response.json["errors"][0]
+    assert response.json["errors"] == ["outlet: no such outlet"]
 
 
 def test_an_outlet_in_scope_reads_by_business_type(client, db, seeded, lead_reader, reader):
@@ -157,11 +157,16 @@ def test_filters_narrow_the_answers_like_the_pages(client, db, seeded, reader):
     assert total("since=2026-11-01") == csat_answers(db, since=since)
 
 
-def test_filter_by_customer_attribute_has_no_response_rate(client, seeded, reader):
-    body = client.get("/api/v1/results?tier=金卡&by=channel", headers=reader).json
-    assert body["total"]["csat"]["responses"] > 0
-    assert body["total"]["csat"]["sent"] is None and body["total"]["interactions"] is None
+def test_a_customer_attribute_filters_the_denominators_too_but_grouping_by_one_has_none(client, db, seeded, reader):
+    body = client.get("/api/v1/results?tier=金卡&by=channel&period=365d", headers=reader).json
     assert body["filters"]["tier"] == ["金卡"]
+    csat = body["total"]["csat"]
+    gold = select(func.count()).select_from(SurveySession).join(Interaction).where(
+        SurveySession.survey == "csat-default", Interaction.attributes["tier"].as_string() == "金卡")
+    assert 0 < csat["responses"] < csat["sent"] == db.scalar(gold)
+    grouped = client.get("/api/v1/results?by=tier&period=365d", headers=reader).json
+    assert {g["key"]["tier"] for g in grouped["groups"]} == {"普通", "银卡", "金卡", "钻石"}
+    assert all(g["csat"]["sent"] is None and g["interactions"] is None for g in grouped["groups"])
 
 
 @pytest.mark.parametrize("query, field", [
