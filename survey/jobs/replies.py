@@ -13,8 +13,9 @@ from survey.cases import recoveries
 from survey.cases.states import RecoveryState
 from survey.machine import Replied
 from survey.models import InboundMessage, OutboundMessage, SurveySession
-from survey.replies.parser import ReplyKind, parse_reply
 from survey.jobs.steps import Context, Known, Outbox, handle, record_opt_out
+from survey.replies.parser import ReplyKind, parse_reply
+from survey.review import load_learned
 from survey.states import ASKING, OPEN_STATES, InboundState
 
 # An SMSC that lost our deliver_sm_resp delivers the same reply again, seconds later.
@@ -72,6 +73,7 @@ def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 5
         sessions.setdefault(session.msisdn, []).append(session)
     known = Known(db).load(candidates)
     asked = _asked(db, [s.id for s in candidates])
+    learned = load_learned(db)  # the review queue's labels: a labelled text reads as labelled from now on
     # Recovery checks (survey.cases) out to these numbers: a reply may answer one instead.
     asks = (recoveries.awaiting(db, numbers, since=earliest - ctx.cases.loop.reply_window)
             if ctx.cases is not None else {})
@@ -93,7 +95,8 @@ def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 5
             continue
         survey = ctx.surveys[session.survey]
         answering = _answering(asked.get(session.id, ()), inbound.received_at) or session.question
-        reply = parse_reply(survey.question(answering), inbound.text)
+        reply = parse_reply(survey.question(answering), inbound.text,
+                            learned=learned.for_question(session.survey, answering))
         inbound.session_id = session.id
         inbound.parsed_kind = reply.kind.value
         if answering != session.question and answering in known.answers(session) and reply.kind is not ReplyKind.OPTOUT:

@@ -579,3 +579,19 @@ def test_a_receipt_that_cannot_be_matched_is_set_aside_and_the_others_go_on(work
     assert [r.state for r in db.scalars(select(InboundReceipt).order_by(InboundReceipt.id))] == [
         ReceiptState.UNMATCHED, ReceiptState.MATCHED]
     assert db.scalar(select(OutboundMessage.state)) is OutboundState.DELIVERED
+
+
+def test_a_text_labelled_in_the_review_queue_is_read_as_labelled_by_the_engine(worker, db, clock):
+    from survey.review import label
+
+    label(db, load_surveys(), survey="csat-default", question="reason", texts=["那个小哥哥整个人云里雾里的"], kind="answer",
+          reasons=["competence"], user="manager", now=clock.now(), reparse=False)
+    db.commit()
+    ingest(db, clock, "lb1", clock.now() - timedelta(minutes=10))
+    step(worker, clock)
+    reply(worker, "4")
+    step(worker, clock, seconds=30)
+    reply(worker, "那个小哥哥整个人云里雾里的")
+    step(worker, clock, seconds=30)
+    assert [(a.question, a.reasons) for a in db.scalars(select(Answer).order_by(Answer.id))] == [
+        ("satisfaction", []), ("reason", ["competence"])]
