@@ -71,3 +71,14 @@ def test_the_ingest_api_needs_its_token_not_a_cookie_or_csrf(client, auth, outle
             "ended_at": "2026-11-20 09:00"}
     assert client.post("/api/v1/interactions", json=item).status_code == 401
     assert client.post("/api/v1/interactions", json=item, headers=auth).status_code == 201
+
+
+@pytest.mark.parametrize("role, shown, hidden", [
+    ("admin", ["/admin/", "/review/", "/cases/board"], []),
+    ("manager", ["/review/", "/cases/board"], ["/admin/"]),
+    ("lead", ["/cases/"], ["/admin/", "/review/", "/cases/board"])])
+def test_the_header_links_to_what_the_role_may_open(client, users, sign_in, role, shown, hidden):
+    sign_in(users[role])
+    page = client.get("/").get_data(as_text=True)
+    assert all(f'href="{path}' in page for path in shown)
+    assert not any(f'href="{path}' in page for path in hidden)
