@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Union
 
+from channels.characters import text_problem
 from survey.cases.states import CaseEventKind, CaseState
 from survey.cases.taxonomy import Taxonomy
 
@@ -79,6 +80,9 @@ def _note(text: str | None, *, required: bool) -> str:
         raise Refused("note", "请填写处理说明")
     if len(note) > NOTE_LIMIT:
         raise Refused("note", f"最多 {NOTE_LIMIT} 个字符")
+    problem = text_problem(note, free=True)
+    if problem:  # PostgreSQL refuses NUL outright; bidi controls would disguise the history
+        raise Refused("note", f"含有不可用的字符：{problem}")
     return note
 
 

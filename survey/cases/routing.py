@@ -13,6 +13,7 @@ from typing import Iterable
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from channels.characters import text_problem
 from channels.models import Outlet
 from survey.accounts.models import Role, User, UserOutlet
 from survey.cases.states import RouteDuty, RouteMatch
@@ -81,8 +82,28 @@ def owners(db: Session, places: Iterable[tuple[str, str, str, str]], routes: Rou
     return found
 
 
+class RouteError(ValueError):
+    """A routing row that cannot be stored; str() is "field: problem"."""
+
+
+# What each duty may be matched on: owners by outlet, city, region or channel; escalation levels by place.
+ALLOWED_MATCHES = {RouteDuty.OWNER: tuple(RouteMatch), RouteDuty.CITY: (RouteMatch.CITY,),
+                   RouteDuty.REGION: (RouteMatch.REGION,)}
+
+
+def check_route(duty: RouteDuty, match: RouteMatch, key: str, user: User | None) -> None:
+    """Refuse a routing row that could never apply; raises RouteError naming the field."""
+    if match not in ALLOWED_MATCHES[duty]:
+        raise RouteError("match_kind: 该职责不能按此范围配置")
+    if not key or len(key) > 64 or text_problem(key):
+        raise RouteError("match_key: 请填写 64 个字符以内的编码或名称")
+    if user is None or user.disabled_at is not None:
+        raise RouteError("username: 没有这个启用中的用户")
+
+
 def set_route(db: Session, duty: RouteDuty, match: RouteMatch, key: str, user: User) -> CaseRoute:
     """Add a routing row (kept if it exists)."""
+    check_route(duty, match, key, user)
     route = db.scalar(select(CaseRoute).where(CaseRoute.duty == duty, CaseRoute.match_kind == match,
                                               CaseRoute.match_key == key, CaseRoute.user_id == user.id))
     if route is None:

@@ -15,20 +15,23 @@ from datetime import date, datetime, time, timedelta
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, send_file, \
     stream_with_context, url_for
 from flask_login import current_user
-from sqlalchemy import update
+from sqlalchemy import delete, select, update
 
+from channels.characters import text_problem
 from channels.phones import mask_msisdn
-from survey.accounts.models import User
+from survey.accounts.models import AuditEntry, Role, User
 from survey.cases.actions import act, handover_candidates
 from survey.cases.board import GROUPINGS, closed_loop_board
 from survey.cases.config import CaseLoop, load_case_policy
 from survey.cases.export import RECOVERY_LABELS, STATE_LABELS, case_rows, csv_chunks, write_xlsx
 from survey.cases.machine import HandOver, MarkUnreachable, RecordContact, Refused, Resolve
 from survey.cases.queries import VIEWS, CaseNotFound, case_detail, notifications, queue, visible_case, visible_outlets
-from survey.cases.states import CaseEventKind
-from survey.models import CaseNotification
+from survey.cases.routing import RouteError, set_route
+from survey.cases.states import CaseEventKind, RouteDuty, RouteMatch
+from survey.models import CaseNotification, CaseRoute
 from survey.policy import PolicyConfig
 from survey.reasons import REASON_LABELS
+from survey.web.auth import role_required
 from survey.web.db import get_runtime, get_session, get_write_session
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -89,7 +92,7 @@ def _int(name: str, default: int) -> int:
 def index():
     """The signed-in user's queue: overdue first, then by deadline."""
     view = request.args.get("view", "active")
-    if view not in VIEWS:
+    if view not in VIEWS or text_problem(request.args.get("outlet", "")):
         abort(400)
     db, now = get_session(), _now()
     page = queue(db, current_user, now=now, view=view, outlet=request.args.get("outlet") or None,
@@ -207,3 +210,71 @@ def export(fmt: str):
     write_xlsx(rows, spool)
     spool.seek(0)
     return send_file(spool, mimetype=XLSX, as_attachment=True, download_name=f"{name}.xlsx")
+
+
+# -- routing (admins) ----------------------------------------------------------------------------
+
+DUTY_LABELS = {RouteDuty.OWNER: "工单处理人", RouteDuty.CITY: "超时一级升级（城市）", RouteDuty.REGION: "超时二级升级（区域）"}
+MATCH_LABELS = {RouteMatch.OUTLET: "网点编码", RouteMatch.CHANNEL: "渠道", RouteMatch.CITY: "城市", RouteMatch.REGION: "区域"}
+
+
+def _routes_page(errors: dict[str, str] | None = None, form: dict | None = None, status: int = 200):
+    db = get_session()
+    routes = db.execute(select(CaseRoute, User.username).join(User, User.id == CaseRoute.user_id)
+                        .order_by(CaseRoute.duty, CaseRoute.match_kind, CaseRoute.match_key)).all()
+    return render_template("cases/routes.html", routes=routes, duty_labels=DUTY_LABELS, match_labels=MATCH_LABELS,
+                           errors=errors or {}, form=form or {}), status
+
+
+def _audit(db, action: str, target: str, *, before: dict | None = None, after: dict | None = None) -> None:
+    """The change in the admins' audit log, in the same transaction."""
+    db.add(AuditEntry(at=_now(), user_id=current_user.id, username=current_user.username, action=action,
+                      target=target[:128], before=before, after=after))
+
+
+@bp.get("/routes")
+@role_required(Role.ADMIN)
+def routes():
+    """Who owns new cases (by outlet, city, region or channel, before or after the outlet's channel
+    lead) and who overdue cases escalate to (a city's, then a region's manager)."""
+    return _routes_page()
+
+
+@bp.post("/routes")
+@role_required(Role.ADMIN)
+def add_route():
+    form = request.form
+    try:
+        duty, match = RouteDuty(form.get("duty", "")), RouteMatch(form.get("match_kind", ""))
+    except ValueError:
+        return _routes_page({"duty": "请选择职责和范围"}, form.to_dict(), INVALID)
+    db = get_write_session()
+    key = form.get("match_key", "").strip()
+    user = db.scalar(select(User).where(User.username == form.get("username", "").strip()))
+    try:
+        route = set_route(db, duty, match, key, user)
+    except RouteError as error:
+        db.rollback()
+        field, _, problem = str(error).partition(": ")
+        return _routes_page({field: problem}, form.to_dict(), INVALID)
+    _audit(db, "case_route.add", f"{duty.value}:{match.value}:{key}",
+           after={"duty": duty.value, "match_kind": match.value, "match_key": key, "user": user.username})
+    db.commit()
+    return redirect(url_for(".routes"))
+
+
+@bp.post("/routes/<int:route_id>/delete")
+@role_required(Role.ADMIN)
+def delete_route(route_id: int):
+    db = get_write_session()
+    route = db.get(CaseRoute, route_id)
+    if route is None:
+        abort(404)
+    username = db.scalar(select(User.username).where(User.id == route.user_id))
+    _audit(db, "case_route.remove", f"{route.duty.value}:{route.match_kind.value}:{route.match_key}",
+           before={"duty": route.duty.value, "match_kind": route.match_kind.value, "match_key": route.match_key,
+                   "user": username})
+    db.execute(delete(CaseRoute).where(CaseRoute.id == route_id))
+    db.commit()
+    return redirect(url_for(".routes"))
+

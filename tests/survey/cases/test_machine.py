@@ -46,6 +46,8 @@ def test_a_resolution_closes_and_asks_for_the_recovery_check_an_unreachable_one_
     (OPEN, Resolve("staff_attitude", "coached", "  "), "note"),
     (OPEN, Resolve("staff_attitude", "coached", "长" * 2001), "note"),
     (OPEN, RecordContact(True, ""), "note"),
+    (OPEN, RecordContact(True, "已联系\x00"), "note"),
+    (OPEN, Resolve("staff_attitude", "coached", "说明\u202e"), "note"),
     (OPEN, MarkUnreachable(""), "note"),
     (OPEN, HandOver(3), "to_user"),  # already the owner
     (RESOLVED, FIX, "state"),

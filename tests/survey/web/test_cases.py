@@ -267,3 +267,43 @@ def test_notifications_are_marked_read_only_for_their_reader(client, db, make_ca
     db.expire_all()
     unread = db.scalars(select(CaseNotification.user_id).where(CaseNotification.read_at.is_(None))).all()
     assert unread == [users["manager"].id]
+
+
+def test_routing_is_for_admins_refused_by_field_and_audit_logged(client, db, users, sign_in):
+    from survey.accounts.models import AuditEntry
+    from survey.models import CaseRoute
+    for role in ("lead", "manager"):
+        sign_in(users[role])
+        token = token_of(client, "/cases/")
+        assert client.get("/cases/routes").status_code == 403
+        assert client.post("/cases/routes", data={"duty": "owner", "match_kind": "city", "match_key": "杭州",
+                                                  "username": role, "csrf_token": token}).status_code == 403
+    sign_in(users["admin"])
+    token = token_of(client, "/cases/routes")
+    refused = [({"duty": "city", "match_kind": "outlet", "match_key": "S001", "username": "manager"}, "不能按此范围"),
+               ({"duty": "owner", "match_kind": "city", "match_key": "杭\x00州", "username": "manager"}, "64 个字符以内"),
+               ({"duty": "owner", "match_kind": "city", "match_key": "杭州", "username": "nobody"}, "没有这个"),
+               ({"duty": "boss", "match_kind": "city", "match_key": "杭州", "username": "manager"}, "请选择")]
+    for data, message in refused:
+        response = client.post("/cases/routes", data={**data, "csrf_token": token})
+        assert response.status_code == 422 and message in response.get_data(as_text=True), data
+    assert db.scalar(select(func.count()).select_from(CaseRoute)) == 0
+    assert client.post("/cases/routes", data={"duty": "city", "match_kind": "city", "match_key": "上海",
+                                              "username": "manager"}).status_code == 400  # no CSRF token
+    response = client.post("/cases/routes", data={"duty": "city", "match_kind": "city", "match_key": "上海",
+                                                  "username": "manager", "csrf_token": token})
+    assert response.status_code == 302
+    route = db.scalar(select(CaseRoute))
+    assert (route.duty, route.match_kind, route.match_key, route.user_id) == ("city", "city", "上海", users["manager"].id)
+    assert "上海" in client.get("/cases/routes").get_data(as_text=True)
+    assert client.post(f"/cases/routes/{route.id}/delete", data={"csrf_token": token}).status_code == 302
+    assert db.scalar(select(func.count()).select_from(CaseRoute)) == 0
+    assert [e.action for e in db.scalars(select(AuditEntry).order_by(AuditEntry.id))] == ["case_route.add",
+                                                                                           "case_route.remove"]
+
+
+def test_a_query_string_with_a_control_character_is_a_bad_request_not_an_error(client, make_case, users, sign_in):
+    make_case()
+    sign_in(users["manager"])
+    assert client.get("/cases/?outlet=S0%0001").status_code == 400
+    assert client.get("/cases/?page=99999999999999").status_code == 200
