@@ -80,7 +80,10 @@ LATE_ACK_S = 0.020  # band (b): the first copy was acked at most this long befor
 
 LONG = reply_of_kind(MixKind.LONG_COMPLAINT, random.Random(0))[0]  # "5 " + a complaint of 3 SMS
 COMPLAINT = LONG.split(" ", 1)[1]
-COMPLAINT_REASONS = ("wait_time", "attitude", "process", "billing", "system")
+# The long complaint's reasons are what the parser reads in it (its accuracy is measured by
+# replies-eval, not here): the campaign checks that the engine stores that reading, once, in the
+# right session, whatever the kills.
+COMPLAINT_REASONS = parse_reply(load_survey(SURVEY).question(REASON), COMPLAINT).reasons
 # What the parser must read in each reply the subscribers send: (value, reasons) per question.
 READINGS: dict[str, dict[str, tuple[int | None, tuple[str, ...]]]] = {
     SATISFACTION: {"1": (1, ()), "１": (1, ()), "非常满意": (1, ()), "很满意，谢谢": (1, ()), "2": (2, ()),

@@ -281,10 +281,10 @@ def test_a_reply_the_code_cannot_handle_is_set_aside_and_the_others_go_on(worker
     step(worker, clock)
     real_parse = replies.parse_reply
 
-    def parse(question, text):
+    def parse(question, text, **options):
         if text == "boom":
             raise RuntimeError("a bug the reply uncovers")
-        return real_parse(question, text)
+        return real_parse(question, text, **options)
 
     monkeypatch.setattr(replies, "parse_reply", parse)
     for msisdn, text in [("8613800000001", "1"), ("8613800000002", "boom"), ("8613800000003", "2")]:
