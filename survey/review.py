@@ -22,8 +22,9 @@ from typing import Iterable, Mapping
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from survey.definitions import Question, QuestionKind, Survey
 from channels.models import BusinessType, City, Interaction, Outlet, Region
+from survey.cases.opening import CaseOpener, open_for_stored_answers
+from survey.definitions import Question, QuestionKind, Survey
 from survey.models import Answer, InboundMessage, ReplyLabel, ReplyReparse, SurveySession
 from survey.reasons import REASON_CODES
 from survey.replies.learned import Learned, LearnedLabel
@@ -202,7 +203,7 @@ def _checked(question: Question, kind: str, value: int | None, reasons: Iterable
 
 def label(db: Session, surveys: Mapping[str, Survey], *, survey: str, question: str, texts: Iterable[str],
           kind: str, value: int | None = None, reasons: Iterable[str] = (), user: str, now: datetime,
-          reparse: bool = True) -> LabelResult:
+          reparse: bool = True, opener: CaseOpener | None = None) -> LabelResult:
     """Store how these texts answer a question (replacing an earlier label of the same text), and
     re-read the past replies with those texts when `reparse`."""
     found = surveys.get(survey)
@@ -233,20 +234,25 @@ def label(db: Session, surveys: Mapping[str, Survey], *, survey: str, question: 
         row.labelled_by, row.labelled_at = user[:64], now
         stored.append(row)
     db.flush()
-    reparsed = sum(reparse_past(db, found, target, row, user=user, now=now) for row in stored) if reparse else 0
-    return LabelResult(len(stored), reparsed)
+    changed = [answer for row in stored for answer in reparse_past(db, found, target, row, user=user, now=now)
+               ] if reparse else []
+    if opener is not None and changed:
+        # An answer read again may now call for a case, as it would have when first stored.
+        open_for_stored_answers(db, opener, answer_ids=changed)
+    return LabelResult(len(stored), len(changed))
 
 
 def reparse_past(db: Session, survey: Survey, question: Question, row: ReplyLabel, *, user: str,
-                 now: datetime) -> int:
-    """Read the past replies with this label's text again; returns how many readings changed.
+                 now: datetime) -> list[int]:
+    """Read the past replies with this label's text again; returns the answers whose reading changed
+    or that the label created.
 
     An answer whose value or reasons change is updated, its old reading kept in a ReplyReparse
     row. An unclear reply that the label makes an answer becomes the session's answer to the
     question when it has none yet (else the later answer stands). Answers are not removed when
     a label says optout or unclear: the row records only what changed."""
     new_reasons = list(row.reasons or ())
-    changed = 0
+    changed: list[int] = []
     answers = db.execute(select(Answer.id, Answer.text, Answer.value, Answer.reasons, Answer.inbound_id)
                          .where(Answer.survey == survey.key, Answer.question == question.key))
     for answer_id, text, old_value, old_reasons, inbound_id in answers.all():
@@ -258,15 +264,15 @@ def reparse_past(db: Session, survey: Survey, question: Question, row: ReplyLabe
                old=(ReplyKind.ANSWER.value, old_value, old_reasons), new=(row.kind, row.value, new_reasons))
         answer = db.get(Answer, answer_id)
         answer.value, answer.reasons = row.value, new_reasons
-        changed += 1
+        changed.append(answer_id)
     if row.kind == ReplyKind.ANSWER:
         changed += _answer_unclear_replies(db, survey, question, row, user=user, now=now)
     return changed
 
 
 def _answer_unclear_replies(db: Session, survey: Survey, question: Question, row: ReplyLabel, *, user: str,
-                            now: datetime) -> int:
-    changed = 0
+                            now: datetime) -> list[int]:
+    changed: list[int] = []
     candidates = db.execute(
         select(InboundMessage, SurveySession)
         .join(SurveySession, InboundMessage.session_id == SurveySession.id)
@@ -290,7 +296,7 @@ def _answer_unclear_replies(db: Session, survey: Survey, question: Question, row
         _audit(db, row, user, now, answer_id=answer_id, inbound_id=inbound.id,
                old=(ReplyKind.UNCLEAR.value, None, []), new=(row.kind, row.value, list(row.reasons or ())))
         inbound.parsed_kind = row.kind
-        changed += 1
+        changed.append(answer_id)
     return changed
 
 

@@ -8,10 +8,12 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from survey.accounts.models import Role
+from survey.cases.opening import CaseOpener
 from survey.definitions import QuestionKind, load_surveys
 from survey.reasons import REASON_LABELS
 from survey.review import LabelError, export_labels, label, labels_with_counts, review_queue
 from survey.web.auth import role_required
+from survey.web.cases import case_loop
 from survey.web.db import get_runtime, get_session, get_write_session
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -66,7 +68,8 @@ def label_texts():
         result = label(db, load_surveys(), survey=request.form.get("survey", ""),
                        question=request.form.get("question", ""), texts=request.form.getlist("text"),
                        **_parse_choice(request.form.get("choice", "")), user=current_user.username,
-                       now=get_runtime().clock.now(), reparse=request.form.get("reparse", "y") == "y")
+                       now=get_runtime().clock.now(), reparse=request.form.get("reparse", "y") == "y",
+                       opener=CaseOpener(case_loop()))
     except LabelError as exc:
         db.rollback()
         return render_template("review/error.html", message=str(exc)), 422

@@ -211,3 +211,16 @@ def test_an_optout_label_reads_the_text_as_an_optout(db, queued, clock):
           user="tests", now=clock.now())
     got = parse_with_labels(load_learned(db), CSAT, CSAT.question("satisfaction"), UNCLEAR_TEXT)
     assert got.kind is ReplyKind.OPTOUT and got.value is None
+
+
+def test_a_label_that_makes_a_reply_dissatisfied_opens_its_case(client, users, sign_in, db, queued):
+    from survey.models import Case
+
+    sign_in(users["manager"])
+    inbound = db.scalar(select(InboundMessage).where(InboundMessage.text == UNCLEAR_TEXT))
+    assert db.scalar(select(Case).where(Case.session_id == inbound.session_id)) is None
+    client.post("/review/label", data={"csrf_token": csrf(client), "survey": "csat-default",
+                                       "question": "satisfaction", "text": UNCLEAR_TEXT, "choice": "value:5"})
+    db.expire_all()
+    case = db.scalar(select(Case).where(Case.session_id == inbound.session_id))
+    assert case is not None and case.outlet_code == "S001"
