@@ -134,39 +134,51 @@ def load_answer_frame(
     return _frame_from_rows(rows, list(attributes), by_day, dimensions=dimensions, reasons=reasons)
 
 
+def _factor(raw: Sequence) -> Factor:
+    """A column of SQL values as a Factor: None and "" are MISSING, levels in order of first sight."""
+    seen: dict = {}
+    first = np.fromiter((seen.setdefault(v, len(seen)) for v in raw), np.int32, len(raw))
+    # Distinct raw values may name one level (None and "", 5 and "5"): merge them.
+    texts = [MISSING if v is None or v == "" else str(v) for v in seen]
+    level_of: dict[str, int] = {}
+    remap = np.fromiter((level_of.setdefault(t, len(level_of)) for t in texts), np.int32, len(texts))
+    levels = np.empty(len(level_of), dtype=object)
+    for text, code in level_of.items():
+        levels[code] = text
+    return Factor(remap[first] if len(first) else first, levels)
+
+
+def _reason_rows(blobs: Sequence, index: dict[str, int]) -> np.ndarray:
+    """rows x REASON_CODES booleans from JSON lists of codes, each distinct list parsed once."""
+    seen: dict = {}
+    which = np.fromiter((seen.setdefault(b, len(seen)) for b in blobs), np.int64, len(blobs))
+    table = np.zeros((len(seen), len(REASON_CODES)), bool)
+    for blob, k in seen.items():
+        table[k, [index[c] for c in (json.loads(blob) if blob else []) if c in index]] = True
+    return table[which]
+
+
 def _frame_from_rows(rows, attributes: list[str], by_day: bool, *, dimensions: Sequence[str] = DIMENSIONS,
                      reasons: bool = True) -> AnswerFrame:
+    # Column by column: a million rows cost a few passes over lists, not a dict lookup per cell.
     names = list(dimensions) + list(attributes)
-    tables: dict[str, dict[str, int]] = {k: {} for k in names}
-    codes = {k: np.empty(len(rows), np.int32) for k in names}
-    value = np.empty(len(rows), np.int16)
-    count = np.empty(len(rows), np.int64)
-    with_reasons = reasons
-    reasons = np.zeros((len(rows), len(REASON_CODES)), bool)
-    days = np.empty(len(rows), "datetime64[s]") if by_day else None
-    parsed: dict[str | None, list[int]] = {}
-    index = {c: i for i, c in enumerate(REASON_CODES)}
-    for i, row in enumerate(rows):
-        m = row._mapping
-        for j, k in enumerate(names):
-            raw = m[k] if j < len(dimensions) else m[f"attr_{j - len(dimensions)}"]
-            text = MISSING if raw in (None, "") else str(raw)
-            codes[k][i] = tables[k].setdefault(text, len(tables[k]))
-        value[i] = m["value"]
-        count[i] = m["n"]
-        for blob in ((m["reasons_a"], m["reasons_r"]) if with_reasons else ()):
-            if blob not in parsed:
-                parsed[blob] = [index[c] for c in (json.loads(blob) if blob else []) if c in index]
-            reasons[i, parsed[blob]] = True
-        if days is not None:
-            days[i] = _day(m["day"])
-    columns = {}
-    for k in names:
-        levels = np.empty(len(tables[k]), dtype=object)
-        for text, code in tables[k].items():
-            levels[code] = text
-        columns[k] = Factor(codes[k], levels)
-    return AnswerFrame(columns, value, reasons, count, answered_at=days)
+    width = len(names) + 1 + (2 if reasons else 0) + (1 if by_day else 0) + 1
+    cols = list(zip(*rows)) if rows else [()] * width
+    columns = {k: _factor(cols[j]) for j, k in enumerate(names)}
+    at = len(names)
+    value = np.fromiter(cols[at], np.int16, len(rows))
+    count = np.fromiter(cols[-1], np.int64, len(rows))
+    matrix = np.zeros((len(rows), len(REASON_CODES)), bool)
+    if reasons:
+        index = {c: i for i, c in enumerate(REASON_CODES)}
+        matrix = _reason_rows(cols[at + 1], index) | _reason_rows(cols[at + 2], index)
+    days = None
+    if by_day:
+        seen: dict = {}
+        which = np.fromiter((seen.setdefault(d, len(seen)) for d in cols[-2]), np.int64, len(rows))
+        distinct = np.array([_day(d) for d in seen], dtype="datetime64[s]")
+        days = distinct[which] if len(rows) else np.empty(0, "datetime64[s]")
+    return AnswerFrame(columns, value, matrix, count, answered_at=days)
 
 
 _SENT_COLUMNS = {

@@ -67,6 +67,11 @@ def business_type_spellings(db: Session, values: Sequence[str]) -> tuple[str, ..
     return tuple(sorted(known))
 
 
+def business_type_options(db: Session) -> list[tuple[str, str]]:
+    """Every business type as (code, name), for the filter form."""
+    return [tuple(row) for row in db.execute(select(BusinessType.code, BusinessType.name).order_by(BusinessType.id))]
+
+
 def visible_codes(db: Session, scope: Sequence[str] | None, codes: Sequence[str]) -> tuple[str, ...]:
     """The outlets asked for, each of which must exist and be in scope, else NotVisible."""
     q = select(Outlet.code).where(Outlet.code.in_(list(codes)))

@@ -11,14 +11,14 @@ import io
 import logging
 import tempfile
 
-from flask import Blueprint, Response, abort, request, send_file, stream_with_context
+from flask import Blueprint, Response, abort, current_app, request, send_file, stream_with_context
 from flask_login import current_user
 
 from analysis.exports import outlet_scores_csv, outlet_scores_xlsx
 from survey.reports.downloads import DEFAULT_PERIODS, TABLES, download_table
 from survey.reports.scores import outlet_scores
 from survey.reports.tables import BOM, csv_chunks, write_xlsx
-from survey.web.dashboards import args, request_selection
+from survey.web.dashboards import CACHE, args, cached, request_selection
 from survey.web.db import get_session
 
 bp = Blueprint("exports", __name__, url_prefix="/exports")
@@ -52,7 +52,7 @@ def outlet_scores_download(fmt: str):
     if fmt not in FORMATS:
         abort(404)
     sel = request_selection()
-    metrics = outlet_scores(get_session(), sel)
+    metrics = cached(("outlet-scores", sel), lambda: outlet_scores(get_session(), sel)).value
     _audit("outlet-scores", fmt)
     filename = f"outlet-scores-{sel.filter.start}_{sel.filter.end}"
     if fmt == "csv":
@@ -68,7 +68,7 @@ def download(name: str, fmt: str):
     if fmt not in FORMATS or name not in TABLES:
         abort(404)
     sel = request_selection(default_period=DEFAULT_PERIODS.get(name, "30d"))
-    table = download_table(get_session(), sel, name, args())
+    table = download_table(get_session(), sel, name, args(), cache=current_app.extensions[CACHE])
     _audit(name, fmt)
     if fmt == "csv":
         return _csv(csv_chunks(table), table.name)

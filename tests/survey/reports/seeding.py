@@ -56,10 +56,13 @@ def phone(i: int) -> str:
     return f"+86138{i:08d}"
 
 
-def seed(db, clock, plan: list[Planned]) -> Seeded:
-    """Store the plan: interactions by the ingest service, sessions, replies and tagged answers."""
+def seed(db, clock, plan: list[Planned], *, first: int = 0) -> Seeded:
+    """Store the plan: interactions by the ingest service, sessions, replies and tagged answers.
+
+    A second seed in one test passes `first` past the items of the first (ids and phones differ).
+    """
     assert not upsert_outlets(db, [(2, NORTH)]).errors
-    items = [{"source": "seed", "external_id": f"s{i}", "msisdn": phone(i), "outlet": p.outlet,
+    items = [{"source": "seed", "external_id": f"s{first + i}", "msisdn": phone(first + i), "outlet": p.outlet,
               "business_type": p.business, "ended_at": p.ended_at.isoformat(), "tier": p.tier, "brand": p.brand}
              for i, p in enumerate(plan)]
     result = record_interactions(db, items, now=clock.now(), tz=SH)
@@ -67,7 +70,7 @@ def seed(db, clock, plan: list[Planned]) -> Seeded:
     ids = [o.id for o in result.outcomes]
     tags = interaction_tags(db, set(ids))
     out = Seeded(plan)
-    for i, (p, interaction_id) in enumerate(zip(plan, ids)):
+    for i, (p, interaction_id) in enumerate(zip(plan, ids), start=first):
         out.phones.append(phone(i))
         if not p.sent:
             out.answer_ids.append(None)

@@ -197,3 +197,22 @@ def test_times_are_shown_in_the_configured_zone(client, users, sign_in, seeded):
     shown = (first.ended_at.replace(minute=first.ended_at.minute + 15)).strftime("%Y-%m-%d %H:%M")
     page = client.get(f"/answers/{answer_of(seeded, 'S001')}").get_data(as_text=True)
     assert shown in page and "Asia/Shanghai" in page
+
+
+def test_pages_keep_their_figures_a_minute_and_never_across_scopes(client, users, sign_in, seeded, db, clock):
+    from tests.survey.reports.seeding import Planned
+
+    sign_in(users["manager"])
+    before = client.get("/reasons").get_data(as_text=True)
+    n = len([p for p in seeded.answered(survey="csat-default") if in_window(p)])
+    assert f"{n} 份有效回复" in before and "数据计算于 10:00:00" in before
+    seed(db, clock, [Planned("S001", local(2026, 11, 18, 10), value=4, reasons=("wait_time",))], first=len(seeded.plan))
+    clock.advance(seconds=30)
+    assert f"{n} 份有效回复" in client.get("/reasons").get_data(as_text=True)  # within the minute
+    sign_in(users["lead"])  # same filters, another scope: computed for the lead
+    mine = len([p for p in seeded.answered(survey="csat-default") if in_window(p) and p.outlet in LEAD]) + 1
+    assert f"{mine} 份有效回复" in client.get("/reasons").get_data(as_text=True)
+    sign_in(users["manager"])
+    clock.advance(seconds=31)
+    after = client.get("/reasons").get_data(as_text=True)
+    assert f"{n + 1} 份有效回复" in after and "数据计算于 10:01:01" in after
