@@ -93,3 +93,43 @@ def reply_of_kind(kind: ReplyKind, rng: random.Random) -> list[str]:
 def always(text: str) -> ReplyFn:
     """A reply function that answers every message with the same text (for tests)."""
     return lambda destination, mt_text, rng: [text]
+
+
+# -- planned answers (the demo's subscribers answer what their planted experience says) -----------
+
+# Words a subscriber uses for each reason, and the option digit of the csat reason question.
+REASON_WORDS: Mapping[str, tuple[str, ...]] = {
+    "wait_time": ("排队太久", "等了很久", "等待时间太长了"),
+    "attitude": ("服务态度差", "营业员态度不好"),
+    "competence": ("业务不熟练", "工作人员不懂业务"),
+    "unresolved": ("问题没解决", "问题还是没有解决"),
+    "billing": ("收费不清楚", "资费太贵，套餐说明不清楚", "乱扣费"),
+    "network": ("网络信号不好",),
+    "system": ("系统老是卡",),
+    "other": ("其他",),
+}
+REASON_DIGITS: Mapping[str, str] = {"wait_time": "1", "attitude": "2", "competence": "3",
+                                    "unresolved": "4", "billing": "5", "other": "6"}
+
+
+def score_text(score: int, rng: random.Random) -> str:
+    """A csat score (1 best .. 5) as a subscriber writes it: a digit, a full-width digit or words."""
+    kind = rng.choices(("digit", "fullwidth", "verbal"), weights=(65, 12, 23))[0]
+    if kind == "digit":
+        return str(score)
+    if kind == "fullwidth":
+        return _FULLWIDTH[score - 1]
+    return rng.choice(_VERBAL[score])
+
+
+def score_with_reason_text(score: int, reasons: tuple[str, ...], rng: random.Random) -> str:
+    """A low score and the reason in one SMS, e.g. "４ 排队太久"."""
+    words = "，".join(rng.choice(REASON_WORDS.get(code, REASON_WORDS["other"])) for code in reasons)
+    return f"{rng.choice([str(score), _FULLWIDTH[score - 1]])} {words}"
+
+
+def reason_text(reasons: tuple[str, ...], rng: random.Random) -> str:
+    """An answer to the reason question: option digits when every reason has one, else words."""
+    if rng.random() < 0.6 and all(code in REASON_DIGITS for code in reasons):
+        return " ".join(REASON_DIGITS[code] for code in reasons)
+    return "，".join(rng.choice(REASON_WORDS.get(code, REASON_WORDS["other"])) for code in reasons)
