@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 
@@ -46,6 +47,7 @@ def demo_command(fresh: bool, days: int, per_day: int, stores_per_city: int, sub
     demo = Demo(settings, (settings.instance_path / "demo").resolve(), options,
                 port=port if port is not None else settings.port)
     started = time.monotonic()
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
     try:
         demo.open(fresh=fresh)
         if demo.reused:
@@ -65,6 +67,10 @@ def demo_command(fresh: bool, days: int, per_day: int, stores_per_city: int, sub
     finally:
         demo.stop()
         click.echo("stopped: web app, worker, SMSC simulator and the demo's threads")
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def banner(demo: Demo, seconds: float) -> None:
