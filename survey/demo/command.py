@@ -47,7 +47,10 @@ def demo_command(fresh: bool, days: int, per_day: int, stores_per_city: int, sub
     demo = Demo(settings, (settings.instance_path / "demo").resolve(), options,
                 port=port if port is not None else settings.port)
     started = time.monotonic()
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
+    # `kill` stops it as cleanly as Ctrl-C; SIGINT set here too, not inherited: a process started in
+    # the background may inherit it as ignored (as the worker command does).
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _interrupt)
     try:
         demo.open(fresh=fresh)
         if demo.reused:
