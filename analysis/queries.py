@@ -262,6 +262,47 @@ def response_list(db: Session, *, survey: str = "csat-default", question: str = 
     return out
 
 
+def _interactions_only(columns: list, by: Sequence[str], scope: Sequence[str] | None,
+                       criteria: Criteria | None):
+    """SELECT columns FROM interactions, joining outlets, cities, regions or business types only when
+    `by` groups on them; scope and criteria are conditions on the interaction's own columns.
+
+    Without those joins SQLite has one way to run a window over interactions (scan them) instead
+    of a plan that visits every outlet and then its interactions by index, a random read per row,
+    which its planner picks once statistics exist and which is several times slower.
+    """
+    q = select(*columns).select_from(Interaction)
+    if any(b in ("outlet", "city", "region") for b in by):
+        q = q.join(Outlet, Outlet.id == Interaction.outlet_id)
+    if any(b in ("city", "region") for b in by):
+        q = q.join(City, City.id == Outlet.city_id)
+    if "region" in by:
+        q = q.join(Region, Region.id == City.region_id)
+    if "business_type" in by:
+        q = q.outerjoin(BusinessType, BusinessType.id == Interaction.business_type_id)
+    if scope is not None:
+        q = q.where(Interaction.outlet_id.in_(select(Outlet.id).where(Outlet.code.in_(list(scope))).scalar_subquery()))
+    if criteria is not None:
+        if criteria.channels:
+            q = q.where(Interaction.channel.in_(list(criteria.channels)))
+        if criteria.business_types:
+            names = list(criteria.business_types)
+            q = q.where(Interaction.business_type_id.in_(
+                select(BusinessType.id).where(or_(BusinessType.code.in_(names), BusinessType.name.in_(names)))
+                .scalar_subquery()))
+        for name, values in criteria.attributes:
+            q = q.where(Interaction.attributes[name].as_string().in_(list(values)))
+    return q
+
+
+# Group columns of the interaction queries that join only what they need (the channel is the
+# interaction's own, which ingest checks against its outlet's).
+_OWN_COLUMNS = {
+    "channel": Interaction.channel, "region": Region.name, "city": City.name, "outlet": Outlet.code,
+    "business_type": BusinessType.code,
+}
+
+
 def _bucket(column, edges: Sequence[datetime]):
     """Which of the windows [edges[i], edges[i+1]) a time falls in (rows outside are filtered out)."""
     if len(edges) == 2:
@@ -311,14 +352,17 @@ def session_counts(db: Session, *, edges: Sequence[datetime], by: Sequence[str] 
     A survey counts as answered when its scored question (one of `scored`: survey, question) has
     an answer; segments are what the session's messages cost (billing is per segment).
     """
-    cols = [_SENT_COLUMNS[b].label(f"k{i}") for i, b in enumerate(by)]
-    answered = (select(Answer.id).where(Answer.session_id == SurveySession.id, Answer.value.is_not(None),
-                                        or_(*(and_(Answer.survey == s, Answer.question == q) for s, q in scored)))
-                .exists())
-    inner = (_interaction_query([_bucket(SurveySession.sent_at, edges).label("w"), *cols,
-                                 case((answered, 1), else_=0).label("answered"),
-                                 SurveySession.segments_sent.label("segments")], scope, criteria)
+    cols = [_OWN_COLUMNS[b].label(f"k{i}") for i, b in enumerate(by)]
+    # The scored answers of the window, joined (not probed per session): an answer comes after its
+    # survey was sent, so the answers index bounds them by time, and PostgreSQL hashes the join.
+    scored_answers = (select(Answer.session_id.label("session_id")).where(
+        or_(*(and_(Answer.survey == s, Answer.question == q) for s, q in scored)), Answer.value.is_not(None),
+        Answer.answered_at >= edges[0]).subquery())
+    inner = (_interactions_only([_bucket(SurveySession.sent_at, edges).label("w"), *cols,
+                                 case((scored_answers.c.session_id.is_not(None), 1), else_=0).label("answered"),
+                                 SurveySession.segments_sent.label("segments")], by, scope, criteria)
              .join(SurveySession, SurveySession.interaction_id == Interaction.id)
+             .outerjoin(scored_answers, scored_answers.c.session_id == SurveySession.id)
              .where(SurveySession.sent_at >= edges[0], SurveySession.sent_at < edges[-1]).subquery())
     keys = [inner.c.w, *(inner.c[f"k{i}"] for i in range(len(by)))]
     q = select(*keys, func.count(), func.sum(inner.c.answered), func.sum(inner.c.segments)).group_by(*keys)
@@ -329,8 +373,8 @@ def session_counts(db: Session, *, edges: Sequence[datetime], by: Sequence[str] 
 def interaction_totals(db: Session, *, edges: Sequence[datetime], by: Sequence[str] = (),
                        scope: Sequence[str] | None = None, criteria: Criteria | None = None) -> dict[tuple, int]:
     """Interactions ended per window of `edges` and group of `by`: {(window, *key): n}."""
-    cols = [_SENT_COLUMNS[b].label(f"k{i}") for i, b in enumerate(by)]
-    inner = (_interaction_query([_bucket(Interaction.ended_at, edges).label("w"), *cols], scope, criteria)
+    cols = [_OWN_COLUMNS[b].label(f"k{i}") for i, b in enumerate(by)]
+    inner = (_interactions_only([_bucket(Interaction.ended_at, edges).label("w"), *cols], by, scope, criteria)
              .where(Interaction.ended_at >= edges[0], Interaction.ended_at < edges[-1]).subquery())
     keys = list(inner.c)
     return {(int(row[0]), *(MISSING if v is None else str(v) for v in row[1:-1])): int(row[-1])
