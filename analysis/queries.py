@@ -183,7 +183,7 @@ def _frame_from_rows(rows, attributes: list[str], by_day: bool, *, dimensions: S
 
 _SENT_COLUMNS = {
     "channel": Outlet.channel, "region": Region.name, "city": City.name, "outlet": Outlet.code,
-    "business_type": BusinessType.code,
+    "business_type": BusinessType.name,  # as answers carry it (the engine tags them with the name)
 }
 
 
@@ -299,7 +299,7 @@ def _interactions_only(columns: list, by: Sequence[str], scope: Sequence[str] | 
 # interaction's own, which ingest checks against its outlet's).
 _OWN_COLUMNS = {
     "channel": Interaction.channel, "region": Region.name, "city": City.name, "outlet": Outlet.code,
-    "business_type": BusinessType.code,
+    "business_type": BusinessType.name,  # as answers carry it (the engine tags them with the name)
 }
 
 

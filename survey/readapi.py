@@ -16,7 +16,7 @@ from analysis.metrics import GroupMetrics, NpsMetrics, group_metrics, nps_metric
 from analysis.queries import DIMENSIONS, interaction_counts, load_answer_frame, sent_counts
 from analysis.shortboard import ShortBoardReport, shortboard_report
 from analysis.trends import TrendAlert, TrendSeries, deterioration_alerts, trend_series
-from channels.models import BusinessType, City, Outlet, Region
+from channels.models import City, Outlet, Region
 from survey.reports.filters import ATTRIBUTES
 from survey.reports.selection import Selection, visible_codes
 
@@ -71,13 +71,6 @@ def _denominators(db: Session, sel: Selection, by: tuple[str, ...]):
     seen: dict[tuple[str, ...], int] = {}
     for key, n in zip(daily.keys, daily.count):
         seen[key] = seen.get(key, 0) + int(n)
-    if "business_type" in by:
-        # Interactions are counted by the business type's code, answers carry its name (as the engine
-        # tags them): key both by the name.
-        i = by.index("business_type")
-        named = dict(db.execute(select(BusinessType.code, BusinessType.name)).all())
-        sent, seen = ({k[:i] + (named.get(k[i], k[i]),) + k[i + 1:]: n for k, n in counts.items()}
-                      for counts in (sent, seen))
     if not by:
         return {(): sum(sent.values())}, {(): sum(seen.values())}
     return sent, seen

@@ -118,3 +118,13 @@ def test_days_and_months_follow_the_local_calendar(db):
     assert (months[1], months[5]) == (np.datetime64("2026-01-01"), np.datetime64("2026-02-01"))
     local_days = (interaction_counts(db).day + np.timedelta64(8, "h")).astype("datetime64[D]")
     assert sorted(local_days)[-2:] == [np.datetime64("2026-01-31"), np.datetime64("2026-02-01")]
+
+
+def test_sent_and_interaction_counts_by_business_type_use_the_key_answers_carry(db):
+    from survey.jobs.decide import interaction_tags
+
+    seed(db)
+    interaction = db.scalars(select(Interaction)).first()
+    tagged = interaction_tags(db, {interaction.id})[interaction.id]["business_type"]  # what an answer carries
+    assert set(sent_counts(db, by=("business_type",))) == {(tagged,)}
+    assert set(interaction_counts(db, by=("business_type",)).keys) == {(tagged,)}
