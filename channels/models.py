@@ -4,10 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON, Boolean, Enum, ForeignKey, Index, MetaData, String, UniqueConstraint, text,
-)
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from channels.sql.base import Base, str_enum
 from channels.taxonomy import Channel, OutletKind

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import Text, cast, select
@@ -16,7 +16,7 @@ from survey.cases.config import CaseLoop, CasePolicy
 from survey.cases.routing import Routes, owners
 from survey.cases.rules import AnswerFacts, Rule, first_match, optout_match
 from survey.cases.states import CaseEventKind, CaseState
-from survey.models import Answer, Case, CaseEvent
+from survey.models import Answer, Case
 
 SYSTEM = "系统"
 CHUNK = 5000

@@ -252,7 +252,7 @@ def add_route():
     key = form.get("match_key", "").strip()
     user = db.scalar(select(User).where(User.username == form.get("username", "").strip()))
     try:
-        route = set_route(db, duty, match, key, user)
+        set_route(db, duty, match, key, user)
     except RouteError as error:
         db.rollback()
         field, _, problem = str(error).partition(": ")
