@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from channels.models import Interaction, Subscriber
 from channels.services import record_interactions
 from smpp.config import ClientConfig
-from smpp.messages import InboundMessage as SmppInbound, OutgoingMessage, SubmitResult
+from smpp.messages import InboundMessage as SmppInbound, SubmitResult
 from smpp.reassembly import Concat, Fragment
 from smpp.receipts import DeliveryReceipt, ReceiptStatus
 from survey.jobs import replies
@@ -20,41 +20,10 @@ from survey.models import (Answer, InboundFragment, InboundMessage, InboundRecei
 from survey.policy import PolicyConfig
 from survey.states import InboundState, MessagePurpose, OutboundState, ReceiptState, SessionState
 from survey.jobs.worker import Worker
+from tests.survey.fake_smpp import FakeClient
 
 SH = ZoneInfo("Asia/Shanghai")
 PHONE = "+8613812341234"
-
-
-class FakeClient:
-    """Collects submits; the test decides what the SMSC answers."""
-
-    def __init__(self, config, *, on_submitted, on_replies):
-        self.on_submitted, self.on_replies = on_submitted, on_replies
-        self.sent: list[OutgoingMessage] = []
-        self.unacked: list[OutgoingMessage] = []
-        self._ids = iter(range(0x1000, 0x100000))
-
-    def submit_many(self, messages: list[OutgoingMessage]) -> None:
-        self.sent.extend(messages)
-        self.unacked.extend(messages)
-
-    def ack_all(self) -> list[str]:
-        """Acknowledge every outstanding submit (one segment each, hex ids); returns the ids."""
-        ids = []
-        for message in self.unacked:
-            message_id = f"{next(self._ids):X}"
-            ids.append(message_id)
-            self.on_submitted(SubmitResult(message.key, 1, 1, message_id, 0, False))
-        self.unacked = []
-        return ids
-
-    @property
-    def backlog(self) -> int:
-        return len(self.unacked)
-
-    def start(self) -> None: ...
-
-    def stop(self, timeout: float = 5.0) -> None: ...
 
 
 @pytest.fixture

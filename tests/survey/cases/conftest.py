@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import select
 
 from channels.services import record_interactions
-from smpp.messages import InboundMessage as SmppInbound, OutgoingMessage, SubmitResult
+from smpp.messages import InboundMessage as SmppInbound
 from survey.cases.config import CaseLoop, load_case_policy
 from survey.definitions import load_surveys
 from survey.jobs.worker import Worker
 from survey.models import Case
 from survey.policy import PolicyConfig
+from tests.survey.fake_smpp import FakeClient
 
 SH = ZoneInfo("Asia/Shanghai")
 PHONE = "+8613812341234"
@@ -22,33 +23,6 @@ PHONE = "+8613812341234"
 
 def local(*args) -> datetime:
     return datetime(*args, tzinfo=SH)
-
-
-class FakeClient:
-    """Collects submits; every one is acknowledged when the test says so."""
-
-    def __init__(self, config, *, on_submitted, on_replies):
-        self.on_submitted, self.on_replies = on_submitted, on_replies
-        self.sent: list[OutgoingMessage] = []
-        self.unacked: list[OutgoingMessage] = []
-        self._ids = iter(range(0x1000, 0x100000))
-
-    def submit_many(self, messages: list[OutgoingMessage]) -> None:
-        self.sent.extend(messages)
-        self.unacked.extend(messages)
-
-    def ack_all(self) -> None:
-        for message in self.unacked:
-            self.on_submitted(SubmitResult(message.key, 1, 1, f"{next(self._ids):X}", 0, False))
-        self.unacked = []
-
-    @property
-    def backlog(self) -> int:
-        return len(self.unacked)
-
-    def start(self) -> None: ...
-
-    def stop(self, timeout: float = 5.0) -> None: ...
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 → the page; every form post without its CSRF token → 400 (and nothing changes)."""
 from __future__ import annotations
 
-import re
 
 import pytest
 from sqlalchemy import func, select
@@ -10,6 +9,7 @@ from sqlalchemy import func, select
 from channels.models import Outlet, Subscriber
 from survey.accounts.models import ApiToken, AuditEntry, User
 from survey.models import PolicyOverride
+from tests.survey.web.forms import csrf_token
 
 GET_PATHS = ["/admin/", "/admin/users", "/admin/users/{admin}", "/admin/outlets/import", "/admin/tokens",
              "/admin/optouts", "/admin/surveys", "/admin/surveys/csat-default", "/admin/audit"]
@@ -30,12 +30,6 @@ POSTS = [
     ("/admin/surveys/rules", {"sampling_by_channel:hotline": "0"}),
     ("/admin/surveys/targets", {"outlet": "S001", "target": "5"}),
 ]
-
-
-def csrf_token(client, path: str = "/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-
 
 
 @pytest.fixture

@@ -16,25 +16,10 @@ from survey.accounts.models import AuditEntry
 from survey.definitions import load_surveys
 from survey.jobs.decide import evaluate_pending
 from survey.policy import PolicyConfig
+from tests.survey.web.forms import csrf_token, post
 
 SH = ZoneInfo("Asia/Shanghai")
 HEADER = "code,name,channel,kind,region,city\n"
-
-
-def csrf_token(client, path: str = "/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-
-
-
-@pytest.fixture
-def admin_client(client, users, sign_in):
-    sign_in(users["admin"])
-    return client
-
-
-def post(client, path, **data):
-    return client.post(path, data={**data, "csrf_token": csrf_token(client)})
 
 
 def upload(client, content: bytes, name: str = "outlets.csv"):

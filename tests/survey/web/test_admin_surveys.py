@@ -17,24 +17,9 @@ from survey.definitions import load_surveys
 from survey.jobs.worker import Worker
 from survey.models import PolicyOverride, SurveySession
 from survey.policy import PolicyConfig
+from tests.survey.web.forms import post
 
 SH = ZoneInfo("Asia/Shanghai")
-
-
-def csrf_token(client, path: str = "/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-
-
-
-@pytest.fixture
-def admin_client(client, users, sign_in):
-    sign_in(users["admin"])
-    return client
-
-
-def post(client, path, **data):
-    return client.post(path, data={**data, "csrf_token": csrf_token(client)})
 
 
 class NoSmsc:

@@ -9,21 +9,7 @@ from sqlalchemy import select
 
 from survey.accounts.models import ApiToken, AuditEntry, Role, TokenScope, User
 from survey.accounts.services import authenticate_token, sign_in as check_sign_in
-
-
-def csrf_token(client, path: str = "/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-
-
-@pytest.fixture
-def admin_client(client, users, sign_in):
-    sign_in(users["admin"])
-    return client
-
-
-def post(client, path, **data):
-    return client.post(path, data={**data, "csrf_token": csrf_token(client)})
+from tests.survey.web.forms import post
 
 
 def fetch(db, username) -> User | None:

@@ -1,14 +1,9 @@
 """Sign-in: nothing but sign-in, health and the token APIs answers without a user; forms carry CSRF."""
 from __future__ import annotations
 
-import re
 
 import pytest
-
-
-def csrf_token(client, path: str = "/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+from tests.survey.web.forms import csrf_token
 
 
 @pytest.mark.parametrize("path", ["/", "/does-not-exist-but-still-hidden"])

@@ -10,40 +10,20 @@ import pytest
 from sqlalchemy import select
 
 from channels.services import record_interactions
-from smpp.messages import InboundMessage as SmppInbound, SubmitResult
+from smpp.messages import InboundMessage as SmppInbound
 from survey.definitions import load_surveys
 from survey.jobs.worker import Worker
 from survey.models import Answer, InboundMessage, ReplyLabel, ReplyReparse
 from survey.policy import PolicyConfig
 from survey.replies.parser import ReplyKind
 from survey.review import load_learned, parse_with_labels, review_queue
+from tests.survey.fake_smpp import FakeClient
 
 SH = ZoneInfo("Asia/Shanghai")
 SURVEYS = load_surveys()
 CSAT = SURVEYS["csat-default"]
 OTHER_TEXT = "送的礼品跟宣传的不一样"  # read as `other`: no reason the lexicon or the model knows
 UNCLEAR_TEXT = "还凑活吧"  # a typo of 还凑合 the parser cannot read
-
-
-class FakeClient:
-    def __init__(self, config, *, on_submitted, on_replies):
-        self.on_submitted, self.on_replies, self.unacked, self.n = on_submitted, on_replies, [], 0x1000
-
-    def submit_many(self, messages):
-        self.unacked.extend(messages)
-
-    def ack_all(self):
-        for message in self.unacked:
-            self.n += 1
-            self.on_submitted(SubmitResult(message.key, 1, 1, f"{self.n:X}", 0, False))
-        self.unacked = []
-
-    backlog = 0
-
-    def start(self): ...
-
-    def stop(self, timeout: float = 5.0): ...
-
 
 
 @pytest.fixture
