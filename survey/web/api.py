@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Blueprint, g, jsonify, request
+from werkzeug.exceptions import NotFound
 from marshmallow import Schema, ValidationError, fields
 from sqlalchemy.orm import Session
 
@@ -101,6 +102,14 @@ def _echo(sel: Selection) -> dict:
     f = sel.filter
     return {"since": sel.since, "until": sel.until, "channel": f.channels, "business_type": f.business_types,
             "tier": f.tiers, "brand": f.brands, "outlet": f.outlets}
+
+
+@bp.app_errorhandler(404)
+def no_route(exc: NotFound):
+    # An API client reads JSON, also for a path that matches no route (a sign-in page would be HTML).
+    if request.path.startswith(bp.url_prefix + "/"):
+        return error(404, "path: no such resource")
+    return exc
 
 
 @bp.errorhandler(ValidationError)

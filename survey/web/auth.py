@@ -26,6 +26,7 @@ login_manager.login_message = "请先登录"
 # Endpoints (blueprint names or full endpoint names) that answer without a signed-in user.
 OPEN = {"auth.login", "dashboards.healthz", "static"}
 TOKEN_BLUEPRINTS = {"ingest", "api"}
+TOKEN_PATH = "/api/v1/"  # both token blueprints live here; a path here that matches no route is a JSON 404
 
 
 def role_required(*roles: Role):
@@ -52,7 +53,7 @@ class LoginForm(FlaskForm):
 
 @bp.before_app_request
 def require_sign_in():
-    if request.endpoint in OPEN or request.blueprint in TOKEN_BLUEPRINTS:
+    if request.endpoint in OPEN or request.blueprint in TOKEN_BLUEPRINTS or request.path.startswith(TOKEN_PATH):
         return None
     if not current_user.is_authenticated:
         return login_manager.unauthorized()

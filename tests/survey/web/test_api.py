@@ -238,3 +238,10 @@ def test_a_disabled_users_token_and_a_changed_scope_take_effect_at_once(client, 
 def test_a_grouping_named_twice_counts_once(client, seeded, reader):
     body = client.get("/api/v1/results?by=channel&by=channel&period=365d", headers=reader).json
     assert body["by"] == ["channel"] and len(body["groups"]) == 3
+
+
+def test_a_path_under_the_api_that_matches_no_route_answers_json_not_the_sign_in_page(client):
+    for path in ("/api/v1/outlets//", "/api/v1/nothing-here"):
+        response = client.get(path)
+        assert response.status_code == 404 and response.json == {"errors": ["path: no such resource"]}
+    assert client.get("/nothing-here").status_code == 302  # pages still lead to sign-in
