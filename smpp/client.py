@@ -9,9 +9,17 @@ capped exponential backoff.
 Outbound: ``submit(OutgoingMessage)`` segments and encodes a message on the caller's thread and queues
 it; the I/O thread keeps up to
 ``window`` submit_sm outstanding (matched to submit_sm_resp by sequence number) and paces them
-with a token bucket at ``tps``. ESME_RTHROTTLED / ESME_RMSGQFUL / ESME_RSYSERR and response
-timeouts are retried with backoff (a throttling answer also pauses all sending); other errors are
-reported once as permanent. Every segment's outcome goes to ``on_submitted``.
+with a token bucket at ``tps``. ESME_RTHROTTLED / ESME_RMSGQFUL / ESME_RSYSERR, a generic_nack
+to a submit (our PDUs are well-formed, so the SMSC choked) and response timeouts are retried with
+backoff; other errors are reported once as permanent. Every segment's outcome goes to
+``on_submitted``.
+
+SMSC faults (issue #16, tests/smpp/test_faults.py, benchmarks/bench_faults.py): a throttling
+answer pauses all sending with a growing backoff and shrinks the window to one probing submit,
+which grows back by one per ack; refusals never count as attempts, so a storm of any length is
+waited out. A response timeout probes the link with enquire_link at once (a hung SMSC is left
+after two timeouts, not after the idle keepalive interval) and holds the resend for one more
+timeout: an ack that arrives late still settles the segment and cancels the resend.
 
 Delivery guarantee: a segment whose submit_sm_resp arrived is never submitted again by this
 client. A segment in flight when the connection drops, or whose response times out, is submitted
@@ -59,6 +67,7 @@ log = logging.getLogger(__name__)
 TEMPORARY_STATUSES = frozenset({wire.RTHROTTLED, wire.RMSGQFUL, wire.RSYSERR})
 THROTTLING_STATUSES = frozenset({wire.RTHROTTLED, wire.RMSGQFUL})
 RESPONSE_TIMEOUT = -1  # status reported for a segment that gave up after response timeouts
+_MAX_LATE = 10_000  # timed-out sequences remembered for their late acks (oldest forgotten)
 
 
 @dataclass
@@ -75,6 +84,7 @@ class _Segment:
     pdu: bytes  # submit_sm encoded with sequence 0; the I/O thread stamps the real one
     attempts: int = 0
     unsendable: int = 0  # the SMPP status of a message that could not be encoded
+    final: bool = False  # its outcome went to on_submitted: never sent again
 
 
 @dataclass
@@ -132,6 +142,9 @@ class SmppClient:
         self._delayed: list[tuple[float, int, _Segment]] = []
         self._tiebreak = itertools.count()
         self._outstanding: OrderedDict[int, tuple[_Segment, float]] = OrderedDict()
+        # Sequences whose response timed out on this session: a late ack still settles them.
+        self._late: OrderedDict[int, _Segment] = OrderedDict()
+        self._window = config.window  # shrinks to 1 after a throttling answer, regrows per ack
         self._links: list[Link] = []
         self._storing = 0  # replies handed to the store thread and not yet answered
         self._paused_until = 0.0
@@ -275,9 +288,10 @@ class SmppClient:
                     self._on_response(link, head, frame)
             link.close()
         self._links = []
+        self._late.clear()  # their sequences belong to the dead session
         if requeue and self._outstanding:
             # In flight without an ack: submit again (at-least-once, see the module docstring).
-            segments = [seg for seg, _ in self._outstanding.values()]
+            segments = [seg for seg, _ in self._outstanding.values() if not seg.final]
             self._outstanding.clear()
             self.stats.retries += len(segments)
             self._pending.extendleft(reversed(segments))
@@ -350,9 +364,11 @@ class SmppClient:
     def _fill_window(self, now: float) -> None:
         while self._delayed and self._delayed[0][0] <= now:
             self._pending.appendleft(heapq.heappop(self._delayed)[2])
-        while (self._pending and len(self._outstanding) < self.config.window
+        while (self._pending and len(self._outstanding) < self._window
                and now >= self._paused_until and self._bucket.try_take()):
             seg = self._pending.popleft()
+            if seg.final:  # settled by a late ack while it waited to be resent
+                continue
             seg.attempts += 1
             sequence = self._tx.send_encoded(seg.pdu)
             self._outstanding[sequence] = (seg, now)
@@ -365,7 +381,7 @@ class SmppClient:
             deadlines.append(sent + self.config.response_timeout_s)
         if self._delayed:
             deadlines.append(self._delayed[0][0])
-        if self._pending and len(self._outstanding) < self.config.window:
+        if self._pending and len(self._outstanding) < self._window:
             deadlines.append(max(self._paused_until, now + self._bucket.wait_time()))
         return max(0.0, min(deadlines) - now) if deadlines else 1.0
 
@@ -378,10 +394,17 @@ class SmppClient:
             if sent > limit:
                 break
             del self._outstanding[sequence]
+            if seg.final:
+                continue
             self.stats.timeouts += 1
             log.warning("no submit_sm_resp for %s part %d (sequence %d)",
                         seg.message.key, seg.index, sequence)
-            self._retry_or_fail(seg, RESPONSE_TIMEOUT, now)
+            self._late[sequence] = seg
+            while len(self._late) > _MAX_LATE:
+                self._late.popitem(last=False)
+            self._tx.probe(now)
+            self._retry_or_fail(seg, RESPONSE_TIMEOUT, now,
+                                at_least=self.config.response_timeout_s)
 
     def _read(self, link: Link) -> None:
         self._handle_frames(link, link.receive())
@@ -406,36 +429,56 @@ class SmppClient:
     def _on_response(self, link: Link, head: wire.Header, frame: bytes) -> None:
         if link.on_response(head):
             return  # enquire_link_resp / unbind_resp bookkeeping
+        acked = head.status == wire.ROK and head.name == "submit_sm_resp"
         entry = self._outstanding.pop(head.sequence, None)
         if entry is None:
-            log.warning("response %#x for unknown sequence %d", head.command_id, head.sequence)
-            return
+            late = self._late.pop(head.sequence, None)
+            if late is not None and acked and not late.final:
+                # Its resend is waiting (skipped once final) or in flight (its ack is ignored).
+                self._count("late_acks")
+                entry = (late, 0.0)
+            else:
+                log.warning("response %#x for unknown sequence %d", head.command_id,
+                            head.sequence)
+                return
         seg, _ = entry
+        if seg.final:
+            return  # a resend's answer after a late ack settled the segment
         now = self._monotonic()
-        if head.status == wire.ROK and head.name == "submit_sm_resp":
+        if acked:
             message_id = wire.submit_sm_resp_id(frame)
             self._throttle_backoff = self.config.retry_min_s
+            self._window = min(self.config.window, self._window + 1)
             self.stats.acked += 1
             self._final(seg, message_id, wire.ROK, permanent=False)
-        elif head.status in TEMPORARY_STATUSES:
-            if head.status in THROTTLING_STATUSES:
-                self.stats.throttled += 1
-                # Slow everyone down, not just this segment: the SMSC is telling us our rate.
-                self._paused_until = now + self._throttle_backoff
-                self._throttle_backoff = min(self._throttle_backoff * 2, self.config.retry_max_s)
-            self._retry_or_fail(seg, head.status, now)
+        elif head.status in THROTTLING_STATUSES:
+            self.stats.throttled += 1
+            # Slow everyone down, not just this segment: the SMSC is telling us our rate. The
+            # refusal is not the segment's fault, so it is not an attempt.
+            self._paused_until = now + self._throttle_backoff
+            self._throttle_backoff = min(self._throttle_backoff * 2, self.config.retry_max_s)
+            self._window = 1
+            seg.attempts -= 1
+            self._pending.appendleft(seg)
+        elif head.status in TEMPORARY_STATUSES or head.name == "generic_nack":
+            self._retry_or_fail(seg, head.status or wire.RSYSERR, now)
         else:
             self._final(seg, None, head.status or wire.RSYSERR, permanent=True)
 
-    def _retry_or_fail(self, seg: _Segment, status: int, now: float) -> None:
+    def _count(self, name: str) -> None:
+        self.stats.extra[name] = self.stats.extra.get(name, 0) + 1
+
+    def _retry_or_fail(self, seg: _Segment, status: int, now: float, *,
+                       at_least: float = 0.0) -> None:
         if seg.attempts >= self.config.max_attempts:
             self._final(seg, None, status, permanent=False)
             return
         self.stats.retries += 1
         delay = min(self.config.retry_min_s * 2 ** (seg.attempts - 1), self.config.retry_max_s)
-        heapq.heappush(self._delayed, (now + delay, next(self._tiebreak), seg))
+        heapq.heappush(self._delayed, (now + max(delay, at_least), next(self._tiebreak), seg))
 
     def _final(self, seg: _Segment, message_id: str | None, status: int, *, permanent: bool) -> None:
+        seg.final = True
         if status != wire.ROK:
             self.stats.failed += 1
         try:

@@ -164,6 +164,12 @@ class Link:
             if now - self._enquire_sent > config.response_timeout_s:
                 raise Dropped("enquire_link unanswered")
         elif now - self.last_activity >= config.enquire_link_s:
+            self.probe(now)
+
+    def probe(self, now: float) -> None:
+        """Send enquire_link now unless one is awaiting its answer (a response timed out: is the
+        SMSC still there?); keepalive() drops the link if it goes unanswered."""
+        if self._enquire_seq is None:
             self._enquire_seq = self.send("enquire_link")
             self._enquire_sent = now
 

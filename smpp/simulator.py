@@ -5,8 +5,9 @@ binds, acks submit_sm after a configurable latency with hex message ids, sends d
 with the same ids in decimal (so clients must normalise), reassembles multipart submits, logs
 every accepted message (in memory and optionally as JSONL), and plays subscribers who reply;
 with ``trace=True`` it keeps the timings of every submit_sm and reply (smpp/simulator_trace.py).
-Subclasses change one behaviour each by overriding `decide` (Jasmin's HappySMSC style):
-`ThrottlingSMSC`, `DisconnectingSMSC`, `LostAckSMSC` in smpp/misbehaving.py.
+Subclasses change one behaviour each by overriding `decide` (or `refuse_bind`), Jasmin's
+HappySMSC style: the SMSC faults in smpp/misbehaving.py. Each misbehaving act's time is kept in
+``fault_times`` so a benchmark can measure how long the ESME takes to recover.
 
 Deliveries to the ESME (receipts, replies) are retried until answered with ESME_ROK, across
 reconnects, as a real SMSC does. For tests, `start()` runs the server on a background thread
@@ -51,6 +52,9 @@ class Action(StrEnum):
     ACCEPT_AND_DROP = "accept_and_drop"  # accept and log, then close before acking it
     REJECT = "reject"  # answer ESME_RSUBMITFAIL, a permanent error
     IGNORE = "ignore"  # accept and log but never answer (the ESME's response timeout fires)
+    ACK_LATE = "ack_late"  # accept and log, ack after `late_ack_s` (beyond the ESME's timeout)
+    NACK = "nack"  # answer generic_nack with `nack_status`, as an SMSC that choked on the PDU
+    MUTE = "mute"  # from this submit on the connection stays open but nothing is read or answered
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,8 @@ class SMSCSimulator:
         self._mo_trace: list[MoTrace] = []
         self.throttle_times: list[float] = []
         self.submit_times: list[float] = []
+        self.fault_times: list[float] = []
+        self._bind_attempts = 0
         self._cond = threading.Condition()
         self._next_id = self.config.message_id_base
         self._sequence = 0
@@ -130,9 +136,20 @@ class SMSCSimulator:
 
     # -- behaviour hook ---------------------------------------------------------------------------
 
+    late_ack_s = 0.0  # how late Action.ACK_LATE acks
+    nack_status = wire.RSYSERR  # the status Action.NACK answers with
+
     def decide(self, session: EsmeConnection, number: int) -> Action:
         """What to do with the number-th submit_sm received (1-based); override per behaviour."""
         return Action.ACCEPT
+
+    def refuse_bind(self, session: EsmeConnection, attempt: int) -> int:
+        """The error status to refuse the attempt-th bind with (1-based), ROK to let it through."""
+        return wire.ROK
+
+    def fault(self) -> None:
+        """Note the time of a misbehaving act (for recovery times)."""
+        self.fault_times.append(time.monotonic())
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -225,6 +242,14 @@ class SMSCSimulator:
         """Abort every connection now, as a crash or a network cut would."""
         self._call(lambda: [s.abort() for s in list(self._sessions)])
 
+    def hang_all(self) -> None:
+        """Stop reading and answering on every connection, which stay open (a hung SMSC)."""
+        def hang() -> None:
+            self.fault()
+            for session in self._sessions:
+                session.muted = True
+        self._call(hang)
+
     def _call(self, fn: Callable[..., Any], *args: Any) -> None:
         assert self._loop is not None, "start() the simulator first"
         self._loop.call_soon_threadsafe(fn, *args)
@@ -244,7 +269,8 @@ class SMSCSimulator:
                     break
                 session.arrived = asyncio.get_running_loop().time()
                 frames.feed(data)
-                while not session.closing and (frame := frames.next_frame()) is not None:
+                while (not session.closing and not session.muted
+                       and (frame := frames.next_frame()) is not None):
                     head = wire.header(frame)
                     handler = self.handlers.get(head.command_id)
                     if handler is None:
@@ -269,12 +295,15 @@ class SMSCSimulator:
         resp = head.name + "_resp"
         system_id, password = wire.text_field(pdu.system_id), wire.text_field(pdu.password)
         status = wire.ROK
+        self._bind_attempts += 1
         if session.bound:
             status = wire.RALYBND
         elif system_id != self.config.system_id:
             status = wire.RINVSYSID
         elif password != self.config.password:
             status = wire.RINVPASWD
+        elif (status := self.refuse_bind(session, self._bind_attempts)) != wire.ROK:
+            self.fault()
         session.write(wire.build(resp, sequence=head.sequence, status=status,
                                  system_id="touchpoint-smsc"))
         if status != wire.ROK:
@@ -322,6 +351,14 @@ class SMSCSimulator:
         received = time.monotonic()
         self.stats.submits += 1
         action = self.decide(session, self.stats.submits)
+        if action != Action.ACCEPT:
+            self.fault()
+        if action == Action.MUTE:
+            session.muted = True
+            return
+        if action == Action.NACK:
+            session.write(wire.generic_nack(head.sequence, self.nack_status))
+            return
         if action in (Action.THROTTLE, Action.QUEUE_FULL):
             self.stats.throttled += 1
             self.throttle_times.append(time.monotonic())
@@ -344,7 +381,8 @@ class SMSCSimulator:
         if action == Action.IGNORE:
             return
         session.ack(wire.submit_sm_resp(head.sequence, message_id),
-                    trace.mark_responded if trace is not None else None)
+                    trace.mark_responded if trace is not None else None,
+                    latency=self.late_ack_s if action == Action.ACK_LATE else None)
         self.stats.max_outstanding = max(self.stats.max_outstanding, session.pending_acks)
 
     def on_deliver_sm_resp(self, session: EsmeConnection, head: wire.Header, frame: bytes) -> None:

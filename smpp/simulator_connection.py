@@ -15,6 +15,7 @@ class EsmeConnection:
         self.bound = False
         self.closing = False
         self.aborted = False
+        self.muted = False  # a hung SMSC: the connection stays open, nothing is read or answered
         self.number = 0  # which connection to the simulator this is, counting from 1 (set by it)
         self.inflight: dict[int, Any] = {}  # deliver_sm sequence -> delivery awaiting its resp
         self._latency = ack_latency_s
@@ -45,17 +46,19 @@ class EsmeConnection:
         self.transport.write(data)
         return True
 
-    def ack(self, data: bytes, on_written: Callable[[], None] | None = None) -> None:
-        """Send a submit_sm_resp once the ack latency has passed since the PDU arrived;
-        on_written() is called once it is written."""
-        if self._latency <= 0:
+    def ack(self, data: bytes, on_written: Callable[[], None] | None = None, *,
+            latency: float | None = None) -> None:
+        """Send a submit_sm_resp once the ack latency (or `latency`) has passed since the PDU
+        arrived; on_written() is called once it is written."""
+        latency = self._latency if latency is None else latency
+        if latency <= 0:
             if self.write(data) and on_written is not None:
                 on_written()
             return
         self._pending_acks += 1
         self._acks_done.clear()
         # Counted from arrival, so the simulator's own parsing time is inside the latency.
-        asyncio.get_running_loop().call_at(self.arrived + self._latency, self._ack_now, data,
+        asyncio.get_running_loop().call_at(self.arrived + latency, self._ack_now, data,
                                            on_written)
 
     def _ack_now(self, data: bytes, on_written: Callable[[], None] | None = None) -> None:
