@@ -103,16 +103,17 @@ class NackingSMSC(SMSCSimulator):
 
 
 class BindRefusingSMSC(SMSCSimulator):
-    """Refuses the first `refusals` binds with ESME_RBINDFAIL (an SMSC restarting or over its
-    bind limit), then lets binds through."""
+    """Refuses `refusals` binds in a row with ESME_RBINDFAIL (an SMSC restarting or over its
+    bind limit), from the `first`-th bind attempt on, then lets binds through."""
 
     def __init__(self, config: SimulatorConfig | None = None, *, refusals: int = 3,
-                 **kwargs: Any) -> None:
+                 first: int = 1, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
-        self.refusals = refusals
+        self.refusals, self.first = refusals, first
 
     def refuse_bind(self, session: EsmeConnection, attempt: int) -> int:
-        return wire.RBINDFAIL if attempt <= self.refusals else wire.ROK
+        refused = self.first <= attempt < self.first + self.refusals
+        return wire.RBINDFAIL if refused else wire.ROK
 
 
 class HangingSMSC(SMSCSimulator):
