@@ -1,22 +1,53 @@
-"""Trends: weekly or monthly series per group, deterioration alerts, dissatisfied per 10,000."""
+"""Trends: weekly or monthly series per group, short- and long-window alerts that allow for ordinary
+month-to-month swings, and dissatisfied answers per 10,000 interactions.
+
+Periods follow the local calendar of the zone the caller passes (survey.settings' TOUCHPOINT_TIMEZONE
+reaches here through the caller; this module reads no settings).
+
+The alerts' model: a group's monthly rate is its own level plus a swing of standard deviation tau
+(staffing, weather, a campaign: what moves every group a little every month) plus binomial sampling
+error. Testing a month against the months before with sampling error alone calls most ordinary
+swings significant once a group has a few hundred answers a month. tau is estimated from the data,
+robustly: the median of the squared standardised residuals of each group's baseline months around
+the group's own level is matched to the median of chi-square(1) (the overdispersed funnel of
+Spiegelhalter 2005 with Efron's central matching: a few groups that really changed sit in the tail
+and cannot inflate it). Each window's level is then compared with the baseline's, each month
+weighted by 1 / (sampling variance + tau^2) as in a random-effects mean.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 
 import numpy as np
+from scipy import stats as sps
 
 from analysis.frame import AnswerFrame, Factor, group_rows
-from analysis.stats import benjamini_hochberg, hypergeom_lower, wilson
+from analysis.stats import benjamini_hochberg, wilson
 
-LOCAL_OFFSET_HOURS = 8  # Asia/Shanghai, no daylight saving: periods follow the local calendar
+# analysis.queries still buckets days in SQL at this fixed offset; the trend functions themselves
+# take the zone from their caller.
+LOCAL_OFFSET_HOURS = 8
+CHI2_1_MEDIAN = float(sps.chi2.ppf(0.5, 1))  # 0.4549...: central matching of squared z's
+MAX_TAU = 0.5  # a swing sd of 50 points is already beyond any rate's range
 
 
-def period_of(times: np.ndarray, period: str, *, offset_hours: int = LOCAL_OFFSET_HOURS) -> np.ndarray:
+def local_times(times: np.ndarray, zone: tzinfo) -> np.ndarray:
+    """UTC times (datetime64) as local wall-clock times of `zone`, daylight saving included."""
+    utc = np.asarray(times, "datetime64[s]")
+    if utc.size == 0:
+        return utc
+    # Answers come by day, so there are few distinct instants: one zone lookup for each.
+    distinct, inverse = np.unique(utc, return_inverse=True)
+    offsets = np.array([int(datetime.fromtimestamp(int(t), timezone.utc).astimezone(zone).utcoffset()
+                            .total_seconds()) for t in distinct.astype(np.int64)], np.int64)
+    return utc + offsets[inverse.reshape(utc.shape)].astype("timedelta64[s]")
+
+
+def period_of(times: np.ndarray, period: str, *, zone: tzinfo) -> np.ndarray:
     """Each UTC time's local period start as datetime64[D]: the month's first day or the week's Monday."""
-    local = np.asarray(times, "datetime64[s]") + np.timedelta64(offset_hours, "h")
-    days = local.astype("datetime64[D]")
+    days = local_times(times, zone).astype("datetime64[D]")
     if period == "month":
         return days.astype("datetime64[M]").astype("datetime64[D]")
     if period == "week":
@@ -26,9 +57,9 @@ def period_of(times: np.ndarray, period: str, *, offset_hours: int = LOCAL_OFFSE
     raise ValueError(f"period must be 'week' or 'month', not {period!r}")
 
 
-def with_period(frame: AnswerFrame, period: str = "month", *, name: str = "period") -> AnswerFrame:
+def with_period(frame: AnswerFrame, period: str = "month", *, zone: tzinfo, name: str = "period") -> AnswerFrame:
     """The frame with a `period` column (local week or month start), to group metrics by period."""
-    starts = period_of(_need_times(frame), period)
+    starts = period_of(_need_times(frame), period, zone=zone)
     levels, codes = np.unique(starts, return_inverse=True)
     columns = {**frame.columns, name: Factor(codes.astype(np.int32), np.array([str(d) for d in levels], dtype=object))}
     return replace(frame, columns=columns)
@@ -57,9 +88,9 @@ def _need_times(frame: AnswerFrame) -> np.ndarray:
     return frame.answered_at
 
 
-def trend_series(frame: AnswerFrame, by: Sequence[str], *, period: str = "month") -> list[TrendSeries]:
+def trend_series(frame: AnswerFrame, by: Sequence[str], *, zone: tzinfo, period: str = "month") -> list[TrendSeries]:
     """Top-2-box rate per group and period (only periods with answers appear)."""
-    starts = period_of(_need_times(frame), period)
+    starts = period_of(_need_times(frame), period, zone=zone)
     labels, pcode = np.unique(starts, return_inverse=True)
     grouping = group_rows(frame, by)
     idx = grouping.codes * len(labels) + pcode
@@ -77,70 +108,236 @@ def trend_series(frame: AnswerFrame, by: Sequence[str], *, period: str = "month"
     return out
 
 
+# Month-to-month swings ---------------------------------------------------------------------------
+
+def _null_rate(n: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Each group's pooled rate over the months given (rows), kept off 0 and 1 so no month has a
+    sampling variance of zero."""
+    total = n.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = x.sum(axis=1) / total
+    half = 0.5 / np.maximum(total, 1)
+    return np.clip(np.nan_to_num(rate, nan=0.5), half, 1 - half)
+
+
+def _residual_terms(n: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each group-month with answers: squared residual around the group's pooled rate, and the
+    two parts of its variance, var = a * v + b * tau^2 (v: the month's sampling variance).
+
+    With m = sum_s n_s r_s / N, r_t - m has variance
+    (v_t + tau^2)(1 - 2 n_t / N) + sum_s n_s^2 (v_s + tau^2) / N^2.
+    """
+    months = (n > 0).sum(axis=1)
+    keep = months >= 2  # one month has no residual to speak of
+    n, x = n[keep].astype(float), x[keep].astype(float)
+    p0 = _null_rate(n, x)
+    big_n = n.sum(axis=1, keepdims=True)
+    share = n / big_n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(n > 0, x / n, 0.0)
+        v = np.where(n > 0, (p0 * (1 - p0))[:, None] / n, 0.0)
+    mean = (x.sum(axis=1) / big_n[:, 0])[:, None]
+    sum_sq_v = (share ** 2 * v).sum(axis=1, keepdims=True)
+    sum_sq = (share ** 2).sum(axis=1, keepdims=True)
+    const_v = v * (1 - 2 * share) + sum_sq_v  # the sampling part of var(r_t - m)
+    const_t = (1 - 2 * share) + sum_sq  # what multiplies tau^2
+    has = n > 0
+    return ((rate - mean) ** 2)[has], const_v[has], np.broadcast_to(const_t, n.shape)[has]
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """The month-to-month swing allowed for: its standard deviation (a proportion) and what it rests on."""
+
+    tau: float
+    groups: int  # groups with at least two baseline months
+    residuals: int  # group-months the median was taken over
+    estimated: bool  # False: given (an oracle or a test), not estimated from the data
+
+
+def estimate_swing(n: np.ndarray, x: np.ndarray) -> Allowance:
+    """tau from the months of each group (rows: groups, columns: months) by central matching: the tau
+    at which the median squared standardised residual equals chi-square(1)'s median.
+
+    The median squared residual falls as tau grows, so the root is found by bisection; when the
+    residuals are no wider than sampling error alone, tau is 0.
+    """
+    n, x = np.asarray(n, float), np.asarray(x, float)
+    sq, a, b = _residual_terms(n, x)
+    groups = int(((n > 0).sum(axis=1) >= 2).sum())
+    if sq.size == 0:
+        return Allowance(0.0, groups, 0, True)
+
+    def median_z2(tau2: float) -> float:
+        return float(np.median(sq / np.maximum(a + b * tau2, 1e-15)))
+
+    if median_z2(0.0) <= CHI2_1_MEDIAN:
+        return Allowance(0.0, groups, int(sq.size), True)
+    low, high = 0.0, MAX_TAU ** 2
+    if median_z2(high) > CHI2_1_MEDIAN:
+        return Allowance(MAX_TAU, groups, int(sq.size), True)
+    for _ in range(60):  # bisection to far below any figure shown
+        mid = (low + high) / 2
+        low, high = (mid, high) if median_z2(mid) > CHI2_1_MEDIAN else (low, mid)
+    return Allowance(float(np.sqrt((low + high) / 2)), groups, int(sq.size), True)
+
+
+def window_level(n: np.ndarray, x: np.ndarray, p0: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each group's level over its months (columns) and the level's variance: the months' rates
+    weighted by 1 / (p0 (1 - p0) / n_t + tau^2), months without answers left out (NaN: none)."""
+    n, x = np.asarray(n, float), np.asarray(x, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = (p0 * (1 - p0))[:, None] / n
+        w = np.where(n > 0, 1.0 / (v + tau ** 2), 0.0)
+        rate = np.where(n > 0, x / n, 0.0)
+        total = w.sum(axis=1)
+        return (w * rate).sum(axis=1) / total, 1.0 / total
+
+
+# Alerts ------------------------------------------------------------------------------------------
+
+WINDOWS = ("short", "long")
+
+
 @dataclass(frozen=True)
 class TrendAlert:
-    """A group's recent window against its own earlier window."""
+    """A group's recent window (the last month: short; the last `long_months`: long) against its
+    baseline months, allowing for the month-to-month swing."""
 
     key: tuple[str, ...]
+    window: str  # "short" or "long"
     n_recent: int
     n_baseline: int
-    recent_rate: float
+    recent_rate: float  # pooled rates of the windows, as shown
     baseline_rate: float
-    change: float  # recent - baseline
-    p: float
-    q: float
-    alert: bool
+    change: float  # recent level - baseline level, each month weighted as in the test
+    se: float  # standard error of `change`: sampling error and the swing allowance
+    z: float
+    p: float  # one-sided p-value in the direction of the change
+    q: float  # Benjamini-Hochberg over every group and window tested in that direction
+    alert: bool  # significantly worse
+    improved: bool  # significantly better (never both)
 
     @property
     def group(self) -> str:
         """Printable name of the group."""
         return " / ".join(self.key) if self.key else "all"
 
+    @property
+    def direction(self) -> str | None:
+        """'deterioration', 'improvement' or None (nothing significant)."""
+        return "deterioration" if self.alert else "improvement" if self.improved else None
 
-def _month_start(t: datetime | np.datetime64, shift: int = 0) -> np.datetime64:
-    if isinstance(t, datetime):
-        t = np.datetime64(t.astimezone(timezone.utc).replace(tzinfo=None), "s")
-    return (np.datetime64(t, "M") + shift).astype("datetime64[D]")
+
+@dataclass(frozen=True)
+class TrendAlerts:
+    """Every group's short and long windows, alerts first, with the allowance they were judged by."""
+
+    allowance: Allowance
+    months: tuple[str, ...]  # baseline months, then the long window's (the last is the short window)
+    short_months: int
+    long_months: int
+    baseline_months: int
+    alpha: float
+    min_n: int
+    alerts: tuple[TrendAlert, ...]
+
+    @property
+    def baseline(self) -> tuple[str, str]:
+        """First and last month of the baseline (ISO month starts)."""
+        return self.months[0], self.months[self.baseline_months - 1]
+
+    @property
+    def long(self) -> tuple[str, str]:
+        """First and last month of the long window."""
+        return self.months[self.baseline_months], self.months[-1]
+
+    @property
+    def short(self) -> tuple[str, str]:
+        """First and last month of the short window."""
+        return self.months[-self.short_months], self.months[-1]
+
+    def deteriorated(self) -> list[TrendAlert]:
+        """The alerts for significantly worse groups."""
+        return [a for a in self.alerts if a.alert]
+
+    def improved(self) -> list[TrendAlert]:
+        """The alerts for significantly better groups."""
+        return [a for a in self.alerts if a.improved]
 
 
-def deterioration_alerts(
-    frame: AnswerFrame, by: Sequence[str], *, end: datetime | None = None, recent_months: int = 3,
-    baseline_months: int = 6, alpha: float = 0.05, min_n: int = 30,
-) -> list[TrendAlert]:
-    """Alert where the last `recent_months` are significantly worse than the `baseline_months` before.
+def month_index(when: datetime, zone: tzinfo) -> int:
+    """The local month of an aware datetime as months since 1970-01."""
+    local = when.astimezone(zone)
+    return (local.year - 1970) * 12 + local.month - 1
 
-    One month of a small outlet has too few answers to tell anything, hence windows of months.
-    `end` is the (exclusive) end of the recent window, rounded down to a local month; default:
-    the month after the latest answer. One-sided exact test per group, BH across groups; groups
-    with fewer than `min_n` answers in either window are reported untested.
+
+def trend_alerts(
+    frame: AnswerFrame, by: Sequence[str], *, zone: tzinfo, end: datetime | None = None,
+    short_months: int = 1, long_months: int = 3, baseline_months: int = 6, alpha: float = 0.05,
+    min_n: int = 30, tau: float | None = None,
+) -> TrendAlerts:
+    """Short- and long-window alerts per group, deterioration and improvement kept apart.
+
+    `end` (aware) is the exclusive end of the recent windows, rounded down to a local month of
+    `zone` (a month still running would look worse for being short); default: the month after the
+    latest answer. Both windows are compared with the `baseline_months` before the long window, so
+    a drop in the long window never lowers the baseline it is judged by. tau, the month-to-month
+    swing, is estimated from the baseline months of every group unless given (tau=0 is the naive
+    test with sampling error alone). Windows with fewer than `min_n` answers are not tested.
+    One-sided tests in each direction; Benjamini-Hochberg per direction over every group and window.
     """
-    months = period_of(_need_times(frame), "month")
-    stop = _month_start(end) if end is not None else _month_start(months.max(), 1)
-    split = _month_start(stop, -recent_months)
-    start = _month_start(stop, -(recent_months + baseline_months))
-    recent = (months >= split) & (months < stop)
-    base = (months >= start) & (months < split)
+    if not 1 <= short_months <= long_months or baseline_months < 1:
+        raise ValueError("windows: need 1 <= short_months <= long_months and baseline_months >= 1")
+    months = period_of(_need_times(frame), "month", zone=zone).astype("datetime64[M]").astype(np.int64)
+    if end is not None:
+        stop = month_index(end, zone)
+    else:
+        stop = int(months.max()) + 1 if months.size else 0
+    span = baseline_months + long_months
+    first = stop - span
+    column = months - first
+    inside = (column >= 0) & (column < span)
     grouping = group_rows(frame, by)
-    w = frame.count.astype(float)
-    sat = frame.satisfied() * w
-
-    def sums(mask: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        total = np.bincount(grouping.codes[mask], weights=weights[mask], minlength=grouping.size)
-        return total.round().astype(np.int64)
-
-    n_r, x_r, n_b, x_b = sums(recent, w), sums(recent, sat), sums(base, w), sums(base, sat)
-    tested = (n_r >= min_n) & (n_b >= min_n)
-    p = np.full(grouping.size, np.nan)
-    if tested.any():
-        t = tested
-        p[t] = hypergeom_lower(x_r[t], n_r[t], x_r[t] + x_b[t], n_r[t] + n_b[t]).p_value
-    q = benjamini_hochberg(p)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rr, rb = x_r / n_r, x_b / n_b
-    out = [TrendAlert(tuple(k), int(n_r[g]), int(n_b[g]), float(rr[g]), float(rb[g]), float(rr[g] - rb[g]),
-                      float(p[g]), float(q[g]), bool(q[g] < alpha and rr[g] < rb[g]))
-           for g, k in enumerate(grouping.keys)]
-    return sorted(out, key=lambda a: (not a.alert, np.nan_to_num(a.p, nan=2.0)))
+    idx = grouping.codes[inside] * span + column[inside]
+    w = frame.count[inside].astype(float)
+    shape = (grouping.size, span)
+    n = np.bincount(idx, weights=w, minlength=grouping.size * span).reshape(shape).round()
+    x = np.bincount(idx, weights=w * frame.satisfied()[inside], minlength=grouping.size * span).reshape(shape).round()
+    base = slice(0, baseline_months)
+    allowance = Allowance(float(tau), 0, 0, False) if tau is not None else estimate_swing(n[:, base], x[:, base])
+    p0 = _null_rate(n, x)
+    level_b, var_b = window_level(n[:, base], x[:, base], p0, allowance.tau)
+    tests = []
+    for name, months_in in (("short", short_months), ("long", long_months)):
+        recent = slice(span - months_in, span)
+        level_r, var_r = window_level(n[:, recent], x[:, recent], p0, allowance.tau)
+        n_r, n_b = n[:, recent].sum(axis=1), n[:, base].sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            change = level_r - level_b
+            se = np.sqrt(var_r + var_b)
+            z = change / se
+        tested = (n_r >= min_n) & (n_b >= min_n)
+        z = np.where(tested, z, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shown_r, shown_b = x[:, recent].sum(axis=1) / n_r, x[:, base].sum(axis=1) / n_b
+        tests.append((name, n_r, n_b, shown_r, shown_b, change, se, z))
+    z_all = np.concatenate([t[-1] for t in tests])
+    q_worse = benjamini_hochberg(sps.norm.cdf(z_all))
+    q_better = benjamini_hochberg(sps.norm.sf(z_all))
+    out = []
+    for i, (name, n_r, n_b, shown_r, shown_b, change, se, z) in enumerate(tests):
+        for g, key in enumerate(grouping.keys):
+            j = i * grouping.size + g
+            worse = bool(z[g] < 0 and q_worse[j] < alpha)
+            better = bool(z[g] > 0 and q_better[j] < alpha)
+            p = float(sps.norm.cdf(z[g]) if z[g] < 0 else sps.norm.sf(z[g]))
+            q = float(q_worse[j] if z[g] < 0 else q_better[j])
+            out.append(TrendAlert(tuple(key), name, int(n_r[g]), int(n_b[g]), float(shown_r[g]), float(shown_b[g]),
+                                  float(change[g]), float(se[g]), float(z[g]), p, q, worse, better))
+    out.sort(key=lambda a: (not a.alert, not a.improved, np.nan_to_num(a.p, nan=2.0), a.window))
+    labels = tuple(str(np.datetime64(int(m), "M").astype("datetime64[D]")) for m in range(first, stop))
+    return TrendAlerts(allowance, labels, short_months, long_months, baseline_months, alpha, min_n, tuple(out))
 
 
 @dataclass(frozen=True)
@@ -154,15 +351,15 @@ class RatioSeries:
     per_10k: tuple[float, ...]
 
 
-def dissatisfied_per_10k(frame: AnswerFrame, interactions, by: Sequence[str], *,
+def dissatisfied_per_10k(frame: AnswerFrame, interactions, by: Sequence[str], *, zone: tzinfo,
                          period: str = "month") -> list[RatioSeries]:
     """Dissatisfied (4-5) answers per 10,000 interactions; `interactions` is queries.DailyCounts by `by`."""
     if tuple(interactions.by) != tuple(by):
         raise ValueError(f"interaction counts are by {interactions.by}, the series by {tuple(by)}")
     grouping = group_rows(frame, by)
-    a_period = period_of(_need_times(frame), period)
-    # Interaction days are already UTC days; their local period uses the same offset.
-    i_period = period_of(interactions.day, period)
+    a_period = period_of(_need_times(frame), period, zone=zone)
+    # Interaction days are the UTC instants of local midnights: the same zone finds their period.
+    i_period = period_of(interactions.day, period, zone=zone)
     labels = np.unique(np.concatenate([a_period, i_period]))
     key_index = {k: g for g, k in enumerate(grouping.keys)}
     keys = list(grouping.keys)
@@ -184,3 +381,4 @@ def dissatisfied_per_10k(frame: AnswerFrame, interactions, by: Sequence[str], *,
         out.append(RatioSeries(tuple(key), tuple(str(labels[j]) for j in has), tuple(int(v) for v in d[g, has]),
                                tuple(int(v) for v in m[g, has]), tuple(float(10_000 * d[g, j] / m[g, j]) for j in has)))
     return out
+

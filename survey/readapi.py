@@ -15,7 +15,7 @@ from analysis.frame import AnswerFrame
 from analysis.metrics import GroupMetrics, NpsMetrics, group_metrics, nps_metrics
 from analysis.queries import DIMENSIONS, interaction_counts, load_answer_frame, sent_counts
 from analysis.shortboard import ShortBoardReport, shortboard_report
-from analysis.trends import TrendAlert, TrendSeries, deterioration_alerts, trend_series
+from analysis.trends import TrendAlerts, TrendSeries, trend_alerts, trend_series
 from channels.models import City, Outlet, Region
 from survey.reports.filters import ATTRIBUTES
 from survey.reports.selection import Selection, visible_codes
@@ -115,23 +115,25 @@ def shortboards(db: Session, sel: Selection, *, by: Sequence[str] = ("outlet",),
 
 @dataclass(frozen=True)
 class Trends:
-    """Satisfaction per period and group, and the groups whose recent months fell significantly."""
+    """Satisfaction per period and group, and each group's short and long windows against its
+    baseline with the month-to-month swing allowed for (None: no answers)."""
 
     by: tuple[str, ...]
     interval: str
     series: tuple[TrendSeries, ...]
-    alerts: tuple[TrendAlert, ...]
+    alerts: TrendAlerts | None
 
 
 def trends(db: Session, sel: Selection, *, by: Sequence[str] = (), interval: str = "month",
-           min_n: int = 30) -> Trends:
-    """Trend series per group and deterioration alerts (the last 3 months against the 6 before)."""
+           min_n: int = 30, alpha: float = 0.05) -> Trends:
+    """Trend series per group and alerts: the last month (short) and the last 3 months (long) against
+    the 6 before, deterioration and improvement apart, in the selection's local months."""
     frame = answer_frame(db, sel, columns=by, by_day=True, reasons=False)
     if not frame.total:
-        return Trends(tuple(by), interval, (), ())
-    series = trend_series(frame, list(by), period=interval)
-    alerts = deterioration_alerts(frame, list(by), end=sel.until, min_n=min_n)
-    return Trends(tuple(by), interval, tuple(series), tuple(alerts))
+        return Trends(tuple(by), interval, (), None)
+    series = trend_series(frame, list(by), zone=sel.tz, period=interval)
+    alerts = trend_alerts(frame, list(by), zone=sel.tz, end=sel.until, min_n=min_n, alpha=alpha)
+    return Trends(tuple(by), interval, tuple(series), alerts)
 
 
 @dataclass(frozen=True)

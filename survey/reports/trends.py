@@ -1,5 +1,6 @@
-"""Trends: CSAT per week or month and group, deterioration alerts (the last three whole months
-against the six before), and dissatisfied answers per 10,000 interactions."""
+"""Trends: CSAT per week or month and group, alerts (the last whole month and the last three against
+the six before, allowing for the month-to-month swing the data show), and dissatisfied answers per
+10,000 interactions."""
 from __future__ import annotations
 
 import math
@@ -10,7 +11,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from analysis.queries import interaction_counts, load_answer_frame
-from analysis.trends import TrendSeries, deterioration_alerts, dissatisfied_per_10k, trend_series
+from analysis.trends import TrendSeries, dissatisfied_per_10k, trend_alerts, trend_series
 from survey.reports.labels import DIMENSION_LABELS, group_label
 from survey.reports.places import outlet_label, outlet_names
 from survey.reports.selection import Selection
@@ -19,7 +20,7 @@ from survey.reports.tables import Table
 GROUPINGS = {"all": (), "channel": ("channel",), "region": ("region",), "city": ("city",),
              "outlet": ("outlet",), "business_type": ("business_type",)}
 GRAINS = {"week": "week", "month": "month"}
-RECENT_MONTHS, BASELINE_MONTHS = 3, 6
+SHORT_MONTHS, RECENT_MONTHS, BASELINE_MONTHS = 1, 3, 6
 CHART_SERIES = 8  # more lines than this are unreadable; the table and the download have them all
 TABLE_GROUPS = 50
 
@@ -43,9 +44,10 @@ class Series:
 
 @dataclass(frozen=True)
 class Alert:
-    """A group's last three months against the six before."""
+    """A group's last month (window "short") or last three months ("long") against the six before."""
 
     label: str
+    window: str
     n_recent: int
     n_baseline: int
     recent_rate: float | None
@@ -53,7 +55,9 @@ class Alert:
     change: float | None
     p: float | None
     q: float | None
-    alert: bool
+    alert: bool  # significantly worse
+    improved: bool  # significantly better
+    se: float | None  # of the change, the swing allowance included
 
 
 @dataclass(frozen=True)
@@ -74,9 +78,15 @@ class TrendPage:
     grain: str
     series: tuple[Series, ...]
     alerts: tuple[Alert, ...]
-    recent: tuple[date, date]  # first and last day of the alert's recent months
+    recent: tuple[date, date]  # first and last day of the long window's months
     baseline: tuple[date, date]
     per_10k: Per10k | None
+    allowance: float | None = None  # sd of ordinary month-to-month swings (a proportion)
+
+    @property
+    def short(self) -> tuple[date, date]:
+        """First and last day of the short window (the last whole month)."""
+        return _month(self.recent[1], 0), self.recent[1]
 
     @property
     def chart(self) -> tuple[Series, ...]:
@@ -85,8 +95,13 @@ class TrendPage:
 
     @property
     def alerted(self) -> int:
-        """How many groups deteriorated significantly."""
-        return sum(a.alert for a in self.alerts)
+        """How many groups deteriorated significantly (in either window)."""
+        return len({a.label for a in self.alerts if a.alert})
+
+    @property
+    def improved(self) -> int:
+        """How many groups improved significantly (in either window)."""
+        return len({a.label for a in self.alerts if a.improved})
 
     @property
     def grouping_label(self) -> str:
@@ -120,29 +135,29 @@ def trend_page(db: Session, sel: Selection, *, by: tuple[str, ...], grain: str =
     days = frame.answered_at
     shown = frame.take((days >= np.datetime64(sel.since.replace(tzinfo=None), "s"))
                        & (days < np.datetime64(sel.until.replace(tzinfo=None), "s")))
-    # deterioration_alerts rounds `end` down to a month in UTC; midnight UTC of the local first of
-    # the month lands in that month, where the local midnight (16:00 UTC the day before) would not.
-    alerts = deterioration_alerts(frame, list(by), end=datetime.combine(stop, time(0), timezone.utc),
-                                  recent_months=RECENT_MONTHS, baseline_months=BASELINE_MONTHS)
+    found = trend_alerts(frame, list(by), zone=sel.tz, end=datetime.combine(stop, time(0), sel.tz),
+                         short_months=SHORT_MONTHS, long_months=RECENT_MONTHS, baseline_months=BASELINE_MONTHS)
+    alerts = found.alerts
     names = outlet_names(db, sel.scope) if by == ("outlet",) else {}
 
     def label(key: tuple[str, ...]) -> str:
         return outlet_label(key[0], names) if names else group_label(by, key)
 
-    alert_rows = tuple(Alert(label(a.key), a.n_recent, a.n_baseline, _num(a.recent_rate),
-                             _num(a.baseline_rate), _num(a.change), _num(a.p), _num(a.q), a.alert) for a in alerts)
+    alert_rows = tuple(Alert(label(a.key), a.window, a.n_recent, a.n_baseline, _num(a.recent_rate),
+                             _num(a.baseline_rate), _num(a.change), _num(a.p), _num(a.q), a.alert, a.improved,
+                             _num(a.se)) for a in alerts)
     alerted = {a.key for a in alerts if a.alert}
-    series: list[TrendSeries] = trend_series(shown, list(by), period=grain) if shown.total else []
+    series: list[TrendSeries] = trend_series(shown, list(by), zone=sel.tz, period=grain) if shown.total else []
     series.sort(key=lambda s: (s.key not in alerted, -sum(s.n)))
     per_10k = None
     if shown.total:
         counts = interaction_counts(db, by=(), **sel.window())
-        ratio = dissatisfied_per_10k(shown, counts, [], period=grain)
+        ratio = dissatisfied_per_10k(shown, counts, [], zone=sel.tz, period=grain)
         if ratio:
             r = ratio[0]
             per_10k = Per10k(r.periods, r.dissatisfied, r.interactions, r.per_10k)
     return TrendPage(by, grain, tuple(Series(label(s.key), s.periods, s.n, s.rate, s.low, s.high)
-                                      for s in series), alert_rows, recent, baseline, per_10k)
+                                      for s in series), alert_rows, recent, baseline, per_10k, found.allowance.tau)
 
 
 def trend_table(page: TrendPage, sel: Selection) -> Table:
@@ -157,15 +172,19 @@ def trend_table(page: TrendPage, sel: Selection) -> Table:
 
 
 def alerts_table(page: TrendPage, sel: Selection) -> Table:
-    """Each group's recent months against its baseline."""
+    """Each group's short and long windows against its baseline."""
     def r(v):
         return None if v is None else round(v, 4)
 
     def rows():
         for a in page.alerts:
-            yield (a.label, a.n_recent, r(a.recent_rate), a.n_baseline, r(a.baseline_rate), r(a.change),
-                   None if a.p is None else float(f"{a.p:.4g}"), None if a.q is None else float(f"{a.q:.4g}"),
-                   "是" if a.alert else "")
+            yield (a.label, WINDOW_LABELS[a.window], a.n_recent, r(a.recent_rate), a.n_baseline, r(a.baseline_rate),
+                   r(a.change), r(a.se), None if a.p is None else float(f"{a.p:.4g}"),
+                   None if a.q is None else float(f"{a.q:.4g}"), "恶化" if a.alert else "改善" if a.improved else "")
     name = f"alerts-{'-'.join(page.by) or 'all'}-{page.recent[0]}_{page.recent[1]}"
-    return Table(name, "恶化预警", ("分组", f"近{RECENT_MONTHS}个月n", "近期满意度", f"前{BASELINE_MONTHS}个月n",
-                                   "基期满意度", "变化", "p值", "q值", "预警"), rows())
+    allowance = "" if page.allowance is None else f"，月度波动允许 {page.allowance * 100:.1f} 个百分点"
+    return Table(name, f"趋势预警{allowance}", ("分组", "窗口", "近期n", "近期满意度", f"前{BASELINE_MONTHS}个月n",
+                                         "基期满意度", "变化", "标准误", "p值", "q值", "预警"), rows())
+
+
+WINDOW_LABELS = {"short": f"近{SHORT_MONTHS}个月", "long": f"近{RECENT_MONTHS}个月"}

@@ -184,20 +184,29 @@ def shortboards():
 
 @bp.get("/trends")
 @documented(Operation(
-    summary="Satisfaction per week or month, and deterioration alerts",
+    summary="Satisfaction per week or month, and trend alerts allowing for ordinary monthly swings",
+    description="Each group's last month (short window) and last 3 months (long window) against the 6 months "
+                "before, allowing for the month-to-month swing estimated from the data (allowance.tau); "
+                "deterioration and improvement are tested apart, Benjamini-Hochberg across groups.",
     query=TrendsQuery, responses=dict([(200, ("series and alerts", TrendsSchema)), _BAD_QUERY, _NOT_FOUND])))
 def trends():
     query = _query(TrendsQuery)
     db = get_session()
     sel = _selection(db, query, default_period="365d")
-    found = readapi.trends(db, sel, by=query["by"], interval=query["interval"], min_n=query["min_n"])
+    found = readapi.trends(db, sel, by=query["by"], interval=query["interval"], min_n=query["min_n"],
+                           alpha=query["alpha"])
     series = [{**_keyed(found.by, s), "points": [{"period": p, "n": n, "rate": r, "low": lo, "high": hi}
                                                  for p, n, r, lo, hi in zip(s.periods, s.n, s.rate, s.low, s.high)]}
               for s in found.series]
-    alerts = [{**_keyed(found.by, a), **{name: getattr(a, name) for name in AlertSchema().fields
-                                         if name not in ("key", "label")}} for a in found.alerts]
+    report = found.alerts
+    alerts = [] if report is None else [
+        {**_keyed(found.by, a), **{name: getattr(a, name) for name in AlertSchema().fields if name not in ("key", "label")}}
+        for a in report.alerts]
+    windows = None if report is None else {
+        "baseline": report.baseline, "long": report.long, "short": report.short,
+        "allowance": report.allowance.tau, "allowance_groups": report.allowance.groups}
     return jsonify(TrendsSchema().dump({"by": found.by, "interval": found.interval, "filters": _echo(sel),
-                                        "series": series, "alerts": alerts}))
+                                        "series": series, "alerts": alerts, "windows": windows}))
 
 
 @bp.get("/outlets")

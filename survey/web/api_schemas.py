@@ -92,6 +92,8 @@ class TrendsQuery(FilterQuery):
     interval = fields.String(load_default="month", validate=validate.OneOf(["week", "month"]))
     min_n = fields.Integer(load_default=30, validate=validate.Range(1, 1_000_000),
                            metadata={"description": "answers a group needs in each window to be tested"})
+    alpha = fields.Float(load_default=0.05, validate=validate.Range(0.0001, 0.5),
+                         metadata={"description": "false discovery rate of the alerts (Benjamini-Hochberg)"})
 
 
 class OutletQuery(FilterQuery):
@@ -244,14 +246,29 @@ class SeriesSchema(Schema):
 class AlertSchema(Schema):
     key = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
     label = fields.String(required=True)
+    window = fields.String(required=True, metadata={"description": "short: the last month; long: the last 3"})
     n_recent = fields.Integer(required=True)
     n_baseline = fields.Integer(required=True)
     recent_rate = Number(required=True)
     baseline_rate = Number(required=True)
-    change = Number(required=True)
-    p = Number(required=True)
+    change = Number(required=True, metadata={"description": "recent level - baseline level"})
+    se = Number(required=True, metadata={"description": "standard error of the change, swing allowance included"})
+    z = Number(required=True)
+    p = Number(required=True, metadata={"description": "one-sided, in the direction of the change"})
     q = Number(required=True)
-    alert = fields.Boolean(required=True)
+    alert = fields.Boolean(required=True, metadata={"description": "significantly worse"})
+    improved = fields.Boolean(required=True, metadata={"description": "significantly better"})
+    direction = fields.String(allow_none=True, required=True,
+                              metadata={"description": "deterioration, improvement or null"})
+
+
+class TrendWindowsSchema(Schema):
+    baseline = fields.List(fields.String(), required=True, metadata={"description": "first and last month"})
+    long = fields.List(fields.String(), required=True)
+    short = fields.List(fields.String(), required=True)
+    allowance = Number(required=True, metadata={
+        "description": "standard deviation of ordinary month-to-month swings (a proportion), estimated from the data"})
+    allowance_groups = fields.Integer(required=True, metadata={"description": "groups the allowance rests on"})
 
 
 class TrendsSchema(Schema):
@@ -260,7 +277,9 @@ class TrendsSchema(Schema):
     filters = fields.Nested(WindowSchema, required=True)
     series = fields.List(fields.Nested(SeriesSchema), required=True)
     alerts = fields.List(fields.Nested(AlertSchema), required=True, metadata={
-        "description": "the last 3 months against the 6 before, per group; alert = significantly worse"})
+        "description": "per group and window, against the baseline; alert = significantly worse"})
+    windows = fields.Nested(TrendWindowsSchema, allow_none=True, required=True,
+                            metadata={"description": "the months compared and the swing allowed for (null: no answers)"})
 
 
 class OutletSchema(Schema):

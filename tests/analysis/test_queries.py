@@ -114,7 +114,7 @@ def test_days_and_months_follow_the_local_calendar(db):
         db.get(Interaction, db.get(SurveySession, answer.session_id).interaction_id).ended_at = at
     db.flush()
     frame = load_answer_frame(db)
-    months = dict(zip(frame.value.tolist(), period_of(frame.answered_at, "month")))
+    months = dict(zip(frame.value.tolist(), period_of(frame.answered_at, "month", zone=timezone(timedelta(hours=8)))))
     assert (months[1], months[5]) == (np.datetime64("2026-01-01"), np.datetime64("2026-02-01"))
     local_days = (interaction_counts(db).day + np.timedelta64(8, "h")).astype("datetime64[D]")
     assert sorted(local_days)[-2:] == [np.datetime64("2026-01-31"), np.datetime64("2026-02-01")]

@@ -176,9 +176,13 @@ def test_trend_alert_on_a_seeded_deterioration(db, clock, outlets):
     seed(db, clock, plan)
     page = trend_page(db, selection(db, period="365d"), by=("outlet",), grain="month")
     assert page.recent == (date(2026, 8, 1), date(2026, 10, 31)) and page.baseline == (date(2026, 2, 1), date(2026, 7, 31))
-    alerts = {a.label: a for a in page.alerts}
-    assert alerts["S002 浦东合作厅"].alert and not alerts["S001 徐汇1号营业厅"].alert
-    assert alerts["S002 浦东合作厅"].n_recent == 36 and alerts["S002 浦东合作厅"].n_baseline == 72
+    alerts = {(a.label, a.window): a for a in page.alerts}
+    worse = alerts["S002 浦东合作厅", "long"]
+    assert worse.alert and not any(alerts["S001 徐汇1号营业厅", w].alert for w in ("short", "long"))
+    assert worse.n_recent == 36 and worse.n_baseline == 72 and worse.se > 0
+    # October alone has 12 answers: too few to test the short window.
+    assert alerts["S002 浦东合作厅", "short"].q is None and not alerts["S002 浦东合作厅", "short"].alert
+    assert page.short == (date(2026, 10, 1), date(2026, 10, 31)) and page.allowance is not None
     assert page.series[0].label == "S002 浦东合作厅"  # the alerted group comes first
     assert page.series[0].periods[0] == "2026-02-01" and sum(page.series[0].n) == 9 * 12
     assert page.per_10k is not None and sum(page.per_10k.interactions) == len(plan)

@@ -200,6 +200,16 @@ def test_trends_per_month_with_alerts(client, db, seeded, reader):
     assert periods == sorted(periods) and periods[-1] == "2026-11-01"
     assert sum(p["n"] for s in series.values() for p in s["points"]) == csat_answers(db)
     assert {a["key"]["channel"] for a in body["alerts"]} == {"store", "hotline", "web"}
+    # Each group twice, its last month (short) and its last 3 months (long), against the 6 before.
+    assert sorted((a["key"]["channel"], a["window"]) for a in body["alerts"]) == sorted(
+        (c, w) for c in ("store", "hotline", "web") for w in ("short", "long"))
+    for a in body["alerts"]:
+        assert not (a["alert"] and a["improved"])
+        assert a["direction"] == ("deterioration" if a["alert"] else "improvement" if a["improved"] else None)
+        assert a["alert"] <= ((a["change"] or 0) < 0) and a["improved"] <= ((a["change"] or 0) > 0)
+    windows = body["windows"]
+    assert windows["short"] == ["2026-10-01", "2026-10-01"] and windows["long"] == ["2026-08-01", "2026-10-01"]
+    assert windows["baseline"] == ["2026-02-01", "2026-07-01"] and windows["allowance"] >= 0
     weekly = client.get("/api/v1/trends?interval=week", headers=reader).json
     assert len(weekly["series"]) == 1 and weekly["series"][0]["label"] == "all"
     assert len(weekly["series"][0]["points"]) > 30
