@@ -237,6 +237,49 @@ def shortboards_command(answers_file: Path | None, groupings: tuple[str, ...], a
         raise click.UsageError(f"--by: {exc}") from exc
 
 
+@main.command("trends")
+@click.option("--answers", "answers_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV: answered_at, channel, region, city, outlet, business_type, value, reasons "
+                   "(default: the database)")
+@click.option("--by", "grouping", default="", help="columns to group by, comma-separated (default: all answers)")
+@click.option("--channel", "channels", multiple=True, help="only these channels (repeat or comma-separate)")
+@click.option("--outlets", default="", help="only these outlet codes (a channel lead's scope)")
+@click.option("--month", default=None, metavar="YYYY-MM",
+              help="the short window's month (default: the last ended month; with --answers, the latest answer's)")
+@click.option("--baseline-months", type=click.IntRange(1, 36), default=6, show_default=True)
+@click.option("--long-months", type=click.IntRange(1, 12), default=3, show_default=True)
+@click.option("--min-n", type=click.IntRange(1), default=30, show_default=True, help="fewer answers: not tested")
+@click.option("--alpha", type=click.FloatRange(0.0001, 0.5), default=0.05, show_default=True,
+              help="false discovery rate per direction")
+@click.option("--survey", default="csat-default", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON: windows, allowance, deteriorated, improved, groups")
+def trends_command(answers_file: Path | None, grouping: str, channels: tuple[str, ...], outlets: str,
+                   month: str | None, baseline_months: int, long_months: int, min_n: int, alpha: float,
+                   survey: str, as_json: bool) -> None:
+    """Trend alerts: each group's last month and last months against its baseline, allowing for the
+    ordinary month-to-month swing; deteriorations and improvements apart; dissatisfied per 10,000."""
+    from survey.reports.trend_command import TrendRequest, TrendRequestError, run_trends
+
+    runtime = get_runtime()
+    try:
+        request = TrendRequest.parse(by=grouping, channels=channels, outlets=outlets, month=month,
+                                     baseline_months=baseline_months, long_months=long_months, min_n=min_n,
+                                     alpha=alpha, survey=survey, zone=runtime.settings.tz,
+                                     now=None if answers_file is not None else runtime.clock.now())
+        if answers_file is not None:
+            output, errors = run_trends(request, answers=answers_file, as_json=as_json)
+        else:
+            with runtime.read_factory() as db:
+                output, errors = run_trends(request, db=db, as_json=as_json)
+    except TrendRequestError as exc:
+        raise click.UsageError(str(exc)) from exc
+    for error in errors[:20]:
+        click.echo(f"skipped {error}", err=True)
+    if len(errors) > 20:
+        click.echo(f"skipped {len(errors) - 20} more bad rows", err=True)
+    click.echo(output)
+
+
 @main.command("export")
 @click.argument("what", type=click.Choice(["outlet-scores", "responses"]))
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -188,3 +188,4 @@ def alerts_table(page: TrendPage, sel: Selection) -> Table:
 
 
 WINDOW_LABELS = {"short": f"近{SHORT_MONTHS}个月", "long": f"近{RECENT_MONTHS}个月"}
+
