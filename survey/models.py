@@ -61,6 +61,10 @@ class OutboundMessage(Base):
     acked_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # While SUBMITTING: the worker that claimed it, and until when its claim holds unless renewed
+    # (survey.jobs.claims); past that, another worker puts it back to PENDING.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
 
     session: Mapped[SurveySession | None] = relationship()
     parts: Mapped[list["OutboundSegment"]] = relationship(back_populates="message", order_by="OutboundSegment.seq")
@@ -172,6 +176,19 @@ class Answer(Base):
     city: Mapped[str] = mapped_column(String(64))
     business_type: Mapped[str | None] = mapped_column(String(64))
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class JobLease(Base):
+    """A named turn or lease shared by the workers on one database (survey.jobs.leases): who holds
+    it and until when. Periodic jobs that must run once take a turn here; each worker's own lease
+    ("worker:<id>") says it is alive."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    lease_until: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class PolicyOverride(Base):
