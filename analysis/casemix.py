@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats as sps
 
 from analysis.frame import AnswerFrame, Grouping, group_rows
 
@@ -15,6 +16,7 @@ class Expected:
 
     expected: np.ndarray
     cells: tuple[str, ...]  # the columns standardised over (those present in the frame)
+    cells_differ_p: float = float("nan")  # chi-square: does satisfaction differ across the cells at all?
 
 
 def mix_columns(frame: AnswerFrame, wanted: Sequence[str]) -> tuple[str, ...]:
@@ -55,4 +57,16 @@ def expected_satisfied(
     rest_all = (rest_x.sum(axis=1) / np.maximum(rest_n.sum(axis=1), 1))[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(rest_n > 0, rest_x / rest_n, rest_all)
-    return Expected((n_uc * rate).sum(axis=1), cols)
+    return Expected((n_uc * rate).sum(axis=1), cols, cells_differ(n_sc.sum(axis=0), x_sc.sum(axis=0)))
+
+
+def cells_differ(n: np.ndarray, x: np.ndarray) -> float:
+    """Pearson chi-square test that the satisfied rate is the same in every cell (cells x 2 table)."""
+    ok = n > 0
+    n, x = n[ok], x[ok]
+    if len(n) < 2 or x.sum() in (0, n.sum()):
+        return 1.0
+    table = np.column_stack([x, n - x])
+    expected = np.outer(n, table.sum(axis=0)) / n.sum()
+    stat = float(np.sum((table - expected) ** 2 / expected))
+    return float(sps.chi2.sf(stat, len(n) - 1))

@@ -9,6 +9,7 @@ ones. benchmarks/bench_shortboards.py measures what this buys against a naive p 
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,7 +19,8 @@ from analysis.casemix import expected_satisfied, mix_columns
 from analysis.drivers import ReasonDriver, drivers_of, reason_drivers
 from analysis.frame import AnswerFrame, group_rows, parent_of, reason_table
 from analysis.spread import (
-    FunnelLimits, Overdispersion, fit_beta_binomial, funnel_limits, overdispersion, shrink, spread_lower,
+    EmpiricalNull, FunnelLimits, Overdispersion, empirical_null, fit_beta_binomial, funnel_limits,
+    posterior_interval, shrink, spread_lower,
 )
 from analysis.stats import adjust, hypergeom_lower, mann_whitney_counts, wilson
 
@@ -29,10 +31,12 @@ MIN_GROUPS_FOR_SPREAD = 20  # tau^2 from fewer groups is too noisy to widen anyt
 # would inflate it and hide each other. Looser than alpha to set more of them aside; looser still
 # began to set aside ordinary groups and let false alarms through (benchmarks/bench_shortboards.py).
 EXCLUDE_Q = 0.2
-# tau^2 is taken one standard error above its estimate: an estimate that happens to be low turns
-# natural spread into false alarms (with 1,500 outlets that happened in ~7% of null runs, 5% with
-# the margin), while one that is a bit high costs about a point of recall.
-SPREAD_MARGIN = 1.0
+# tau^2 is taken half a standard error above its estimate: an estimate that happens to be low turns
+# natural spread into false alarms, while one that is a bit high costs only a little recall.
+SPREAD_MARGIN = 0.5
+# The adjusted view is the headline when satisfaction differs across the case-mix cells beyond
+# chance (chi-square over business type x tier); otherwise adjusting changes nothing that matters.
+CASE_MIX_P = 0.001
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,35 @@ class AdjustedView:
     impact: float  # expected - observed satisfied answers
     p: float
     q: float
+    flagged: bool
+    expected_rate: float = float("nan")  # expected / n: the rate the group's mix predicts
+    shrunken_rate: float = float("nan")  # the adjusted rate shrunk like the raw one (ratio x rest rate)
+    shrunken_low: float = float("nan")
+    shrunken_high: float = float("nan")
+
+
+@dataclass(frozen=True)
+class BoardView:
+    """One group in one view (raw or case-mix adjusted): the columns every table shows.
+
+    observed: its rate; expected: what it would have at the rest's rate (raw) or at the rest's
+    rate in each of its case-mix cells (adjusted); adjusted: the indirectly standardised rate
+    (observed / expected x rest rate; the observed rate in the raw view); gap: expected -
+    observed; impact: satisfied answers lost, n x gap; shrunken: the empirical-Bayes estimate of
+    the adjusted rate with its 95% posterior interval.
+    """
+
+    view: str
+    observed: float
+    expected: float
+    adjusted: float
+    gap: float
+    p: float
+    q: float
+    impact: float
+    shrunken: float
+    shrunken_low: float
+    shrunken_high: float
     flagged: bool
 
 
@@ -77,6 +110,22 @@ class ShortBoard:
     top_reasons: tuple[str, ...]
     drivers: tuple[ReasonDriver, ...]
     pooled_groups: int = 1  # >1 for a roll-up of groups that had too few answers each
+    shrunken_low: float = float("nan")
+    shrunken_high: float = float("nan")
+
+    def view(self, name: str) -> BoardView:
+        """The raw or the adjusted view of this group (raw when it has no adjusted view)."""
+        a = self.adjusted
+        if name == "adjusted" and a is not None:
+            return BoardView("adjusted", self.rate, a.expected_rate, a.rate, a.gap, a.p, a.q, a.impact,
+                             a.shrunken_rate, a.shrunken_low, a.shrunken_high, a.flagged)
+        return BoardView("raw", self.rate, self.rest_rate, self.rate, self.gap, self.p, self.q, self.impact,
+                         self.shrunken_rate, self.shrunken_low, self.shrunken_high, self.flagged)
+
+    @property
+    def flagged_any(self) -> bool:
+        """A short board in the raw or the adjusted view."""
+        return self.flagged or (self.adjusted is not None and self.adjusted.flagged)
 
 
 @dataclass(frozen=True)
@@ -88,9 +137,17 @@ class NotEnough:
     rolled_up_to: str | None
 
 
+WATCH_LIST = 10  # groups a watch list shows when nothing is significant
+
+
 @dataclass(frozen=True, eq=False)
 class ShortBoardReport:
-    """Everything one short-board run found, ranked."""
+    """Everything one short-board run found, ranked.
+
+    headline: "adjusted" when the case-mix columns explain differences in satisfaction (their
+    cells differ beyond chance, chi-square p below CASE_MIX_P), else "raw"; the other view is
+    shown beside it. boards are ranked by the headline view.
+    """
 
     by: tuple[str, ...]
     within: tuple[str, ...]
@@ -103,6 +160,10 @@ class ShortBoardReport:
     adjusted_dispersion: Overdispersion | None
     funnel: FunnelLimits
     case_mix: tuple[str, ...]
+    headline: str = "raw"
+    case_mix_p: float = float("nan")  # chi-square test that satisfaction differs across case-mix cells
+    null: EmpiricalNull | None = None
+    adjusted_null: EmpiricalNull | None = None
 
     @property
     def flagged(self) -> list[ShortBoard]:
@@ -114,6 +175,29 @@ class ShortBoardReport:
         """The short boards after case-mix adjustment, ranked by adjusted impact."""
         out = [b for b in self.boards if b.adjusted is not None and b.adjusted.flagged]
         return sorted(out, key=lambda b: -b.adjusted.impact)
+
+    @property
+    def headline_flagged(self) -> list[ShortBoard]:
+        """The short boards of the headline view, ranked by its impact."""
+        return self.flagged_adjusted if self.headline == "adjusted" else self.flagged
+
+    @property
+    def flagged_any(self) -> list[ShortBoard]:
+        """Short boards of either view: the headline's first, then those only the other view finds."""
+        first = self.headline_flagged
+        seen = {id(b) for b in first}
+        return first + [b for b in self.boards if b.flagged_any and id(b) not in seen]
+
+    @property
+    def watch_list(self) -> list[ShortBoard]:
+        """When the headline view flags nothing: the worst groups by shrunken estimate, so a
+        manager still sees where to look (not short boards: labelled as a watch list)."""
+        if self.headline_flagged:
+            return []
+        rows = [(b, b.view(self.headline)) for b in self.boards]
+        rows = [(b, v) for b, v in rows if not math.isnan(v.shrunken) and not math.isnan(v.expected)]
+        rows.sort(key=lambda bv: bv[1].shrunken - bv[1].expected)
+        return [b for b, v in rows[:WATCH_LIST] if v.shrunken < v.expected]
 
 
 def _units(frame: AnswerFrame, grouping, n_group: np.ndarray, scope_of_group: np.ndarray,
@@ -153,58 +237,47 @@ def _units(frame: AnswerFrame, grouping, n_group: np.ndarray, scope_of_group: np
     return unit, labels, keys, pooled, not_enough
 
 
-def _spread_test(x, n, expected_rate, unit_scope, n_scopes, testable, p_exact, *, method: str,
-                 alpha: float, overdispersed: bool):
-    """Lower-tail p-values allowing for natural spread, its tau^2, and adjusted q-values.
+def _spread_test(x, n, expected_rate, scale, unit_scope, n_scopes, testable, p_exact, *, method: str,
+                 alpha: float, overdispersed: bool) -> tuple[np.ndarray, np.ndarray, Overdispersion,
+                                                           EmpiricalNull | None]:
+    """Lower-tail p-values allowing for natural spread, its estimate, and adjusted q-values.
 
-    tau^2 is estimated (winsorised, Spiegelhalter) from the groups not set aside so far (q below
-    EXCLUDE_Q), around their own centre, and re-estimated until the set settles: short boards
-    themselves would otherwise inflate the spread and hide each other. Without spread the exact
-    test stands.
+    The natural spread is Efron's empirical null fitted by central matching (analysis.spread):
+    only the groups near the centre shape it, so short boards, however many or large, cannot
+    inflate it and hide each other. Targets are first re-centred per scope on the groups not set
+    aside (q below EXCLUDE_Q), so a big short cell does not drag its scope's other cells up;
+    the null's own centre shift (delta) then applies to all. `scale` is each unit's share of the
+    spread (1 for a group, sum n_j^2 / (sum n_j)^2 for a pool of groups). Without spread (or
+    with too few groups to estimate it) the exact test stands.
     """
     k = int(testable.sum())
     p = np.full(len(n), np.nan)
-    disp = Overdispersion(1.0, 0.0, k, 0.1)
-
-    def no_spread(sel: np.ndarray) -> np.ndarray:
-        return p_exact[sel] if p_exact is not None else spread_lower(x[sel], n[sel], expected_rate[sel], 0.0)
-
     if not overdispersed or k < MIN_GROUPS_FOR_SPREAD:
-        p[testable] = no_spread(testable)
-        return p, adjust(p, method), disp
+        p[testable] = p_exact[testable] if p_exact is not None else \
+            spread_lower(x[testable], n[testable], expected_rate[testable], 0.0)
+        return p, adjust(p, method), Overdispersion(1.0, 0.0, k, 0.0), None
     keep = testable.copy()
-    level = float(np.sum((n * expected_rate)[testable]) / max(np.sum(n[testable]), 1))
-    # Groups at or above expectation cannot be short boards: their p-values (about 0.5 or more)
-    # are computed once at the end; until then 1.0 stands in, which leaves BH's q of the others as is.
-    current = testable & (x < n * expected_rate)
-    p[testable & ~current] = 1.0
-    fitted = previous = None
+    previous = fit = None
     for _ in range(6):
-        # Re-centre on the kept groups: per scope, observed / expected among them.
         obs = np.bincount(unit_scope[keep], weights=x[keep], minlength=n_scopes)
         exp = np.bincount(unit_scope[keep], weights=(n * expected_rate)[keep], minlength=n_scopes)
         ratio = np.where(exp > 0, obs / np.maximum(exp, 1e-12), 1.0)
         target = np.clip(expected_rate * ratio[unit_scope], 1e-9, 1 - 1e-9)
-        new = overdispersion(x[keep], n[keep], target[keep], margin=SPREAD_MARGIN)
-        if fitted is not None and abs(new.tau2 - fitted.tau2) <= 0.02 * fitted.tau2:
-            break  # the spread has settled; p-values would move by a hair
-        fitted = new
-        p[current] = (spread_lower(x[current], n[current], expected_rate[current], fitted.tau2, level=level)
-                      if fitted.tau2 > 0 else no_spread(current))
+        fit = empirical_null(x[testable], n[testable], target[testable], scale=scale[testable])
+        tau2 = fit.tau2_at(SPREAD_MARGIN)
+        p[testable] = spread_lower(x[testable], n[testable], fit.centre(target[testable]),
+                                   tau2 * scale[testable], level=fit.level)
         aside = testable & (adjust(p, method) < max(alpha, EXCLUDE_Q))
         if previous is not None and np.array_equal(aside, previous):
             break
         previous = aside
-        keep = testable & ~aside
-        if keep.sum() < MIN_GROUPS_FOR_SPREAD:
+        if (testable & ~aside).sum() < MIN_GROUPS_FOR_SPREAD:
             break
-        # Only groups below expectation can be flagged; the rest are refreshed once at the end.
-        current = testable & (p < 0.5)
-    stale = testable & ~current
-    if stale.any():
-        p[stale] = spread_lower(x[stale], n[stale], expected_rate[stale], fitted.tau2, level=level) \
-            if fitted.tau2 > 0 else no_spread(stale)
-    return p, adjust(p, method), fitted
+        keep = testable & ~aside
+    tau2 = fit.tau2_at(SPREAD_MARGIN)
+    v = (fit.level * (1 - fit.level)) / np.maximum(n[testable], 1)
+    phi = float(np.mean((v + tau2 * scale[testable]) / v))
+    return p, adjust(p, method), Overdispersion(phi, tau2, k, 0.0, 0.0), fit
 
 
 def shortboard_report(
@@ -265,66 +338,91 @@ def shortboard_report(
         rate = x / n
         rest_rate = np.where(testable, (bx - x) / np.maximum(rest_n, 1), np.nan)
         scope_rate = bx / bn
+    # A pool's true rate is the n-weighted mean of its members': its share of the natural spread
+    # is sum n_j^2 / (sum n_j)^2 (1 for a single group), so a pool of 76 outlets is not tested
+    # with one outlet's spread.
+    n_sq = np.bincount(unit[unit >= 0], weights=n_group[unit >= 0] ** 2, minlength=n_units)
+    scale = np.where(n > 0, n_sq / np.maximum(n.astype(float), 1) ** 2, 1.0)
     p_exact = np.full(n_units, np.nan)
     if testable.any():
         p_exact[testable] = hypergeom_lower(x[testable], n[testable], bx[testable], bn[testable]).p_value
     method = adjustment if adjustment != "auto" else ("holm" if testable.sum() <= SMALL_FAMILY else "bh")
-    p, q, disp = _spread_test(x, n, rest_rate, unit_scope, n_scopes, testable, p_exact,
-                              method=method, alpha=alpha, overdispersed=overdispersed)
+    p, q, disp, null = _spread_test(x, n, rest_rate, scale, unit_scope, n_scopes, testable, p_exact,
+                                    method=method, alpha=alpha, overdispersed=overdispersed)
     gap = rest_rate - rate
     flagged = (q < alpha) & (gap > min_gap)
 
     mw = mann_whitney_counts(scores, scope_scores[unit_scope] - scores)
     ci = wilson(x, n)
     multi_scope = n_scopes > 1
-    prior = fit_beta_binomial(x, n, mean=scope_rate if multi_scope else None)
-    shrunk = shrink(x, n, prior, mean=scope_rate if multi_scope else None)
+    centre = scope_rate if multi_scope else None
+    prior = fit_beta_binomial(x, n, mean=centre)
+    shrunk = shrink(x, n, prior, mean=centre)
+    post = posterior_interval(x, n, prior, mean=centre)
 
-    # Case-mix (indirectly standardised) view with its own dispersion and family.
+    # Case-mix (indirectly standardised) view with its own spread and family.
     mix = mix_columns(frame, case_mix)
-    adj_disp = None
+    adj_disp = adj_null = None
     adj_rows: list[AdjustedView | None] = [None] * n_units
+    adj_flagged = np.zeros(n_units, bool)
+    mix_p = float("nan")
     if mix:
-        exp = expected_satisfied(frame, grouping, unit, n_units, unit_scope, n_scopes, mix).expected
+        expected = expected_satisfied(frame, grouping, unit, n_units, unit_scope, n_scopes, mix)
+        exp, mix_p = expected.expected, expected.cells_differ_p
         with np.errstate(invalid="ignore", divide="ignore"):
             exp_rate = np.clip(exp / n, 1e-9, 1 - 1e-9)
-        p_adj, q_adj, adj_disp = _spread_test(x, n, exp_rate, unit_scope, n_scopes, testable, None,
-                                              method=method, alpha=alpha, overdispersed=overdispersed)
-        ratio = np.where(exp > 0, x / np.maximum(exp, 1e-12), np.nan)
+            ratio = np.where(exp > 0, x / np.maximum(exp, 1e-12), np.nan)
+        p_adj, q_adj, adj_disp, adj_null = _spread_test(
+            x, n, exp_rate, scale, unit_scope, n_scopes, testable, None,
+            method=method, alpha=alpha, overdispersed=overdispersed)
+        adj_flagged = (q_adj < alpha) & (exp - x > min_gap * n)
+        # The adjusted rate shrunk the same way: the group's rate pulled towards its expected one
+        # by the prior fitted around the expected rates, then standardised like the rate itself.
+        adj_prior = fit_beta_binomial(x, n, mean=exp_rate)
+        to_adjusted = rest_rate / exp_rate
+        adj_shrunk = shrink(x, n, adj_prior, mean=exp_rate) * to_adjusted
+        adj_post = posterior_interval(x, n, adj_prior, mean=exp_rate)
         cols = [a.tolist() for a in (exp, x, ratio, ratio * rest_rate, (exp - x) / n, exp - x, p_adj, q_adj,
-                                     (q_adj < alpha) & (exp - x > min_gap * n))]
+                                     adj_flagged, exp_rate, adj_shrunk, adj_post.low * to_adjusted,
+                                     adj_post.high * to_adjusted)]
         adj_rows = [AdjustedView(*row) for row in zip(*cols)]
+    headline = "adjusted" if mix and mix_p < CASE_MIX_P else "raw"
 
-    # Reason drivers for the short boards, BH across (flagged groups x reasons).
+    # Reason drivers for the short boards of either view, BH across (those groups x reasons).
     rt, with_reason = reason_table(frame, grouping)
     u_rt = np.zeros((n_units, rt.shape[1]), np.int64)
     np.add.at(u_rt, unit[unit >= 0], rt[unit >= 0])
     u_w = np.bincount(unit[unit >= 0], weights=with_reason[unit >= 0], minlength=n_units).astype(np.int64)
-    dt = reason_drivers(u_rt, u_w, unit_scope, n_scopes, flagged)
+    any_flag = flagged | adj_flagged
+    dt = reason_drivers(u_rt, u_w, unit_scope, n_scopes, any_flag)
 
     scope_names = [" / ".join(k) if k else "all" for k in scope_grouping.keys]
-    # Rank by satisfied customers lost computed from the shrunken rate, so a tiny group's chance
-    # extreme cannot top the list; flagged boards first.
-    rank_key = n * (rest_rate - shrunk)
-    order = np.lexsort((-np.nan_to_num(rank_key, nan=-np.inf), ~flagged))
+    # Rank by satisfied customers lost computed from the headline's shrunken rate, so a tiny
+    # group's chance extreme cannot top the list; the headline's short boards first.
+    if headline == "adjusted":
+        rank_key, first = n * (rest_rate - adj_shrunk), adj_flagged
+    else:
+        rank_key, first = n * (rest_rate - shrunk), flagged
+    order = np.lexsort((-np.nan_to_num(rank_key, nan=-np.inf), ~first))
     # Plain Python values for the dataclasses: .tolist() is far cheaper than float() per field.
     cols = {k: v.tolist() for k, v in dict(
         n=n, x=x, rate=rate, lo=ci.low, hi=ci.high, rest=rest_rate, scope=scope_rate, gap=gap,
         impact=n * gap, p=p, q=q, pe=p_exact, pmw=mw.p_value, worse=mw.statistic, shrunk=shrunk,
-        flagged=flagged).items()}
+        flagged=flagged, any=any_flag, slo=post.low, shi=post.high).items()}
     boards = []
     for i in order.tolist():
-        drivers, top = drivers_of(dt, i, frame.reason_codes) if cols["flagged"][i] else ((), ())
+        drivers, top = drivers_of(dt, i, frame.reason_codes) if cols["any"][i] else ((), ())
         boards.append(ShortBoard(
             labels[i], tuple(keys[i]), scope_names[unit_scope[i]], cols["n"][i], cols["x"][i],
             cols["rate"][i], cols["lo"][i], cols["hi"][i], cols["rest"][i], cols["scope"][i], cols["gap"][i],
             cols["impact"][i], cols["p"][i], cols["q"][i], cols["pe"][i], cols["pmw"][i], cols["worse"][i],
             cols["shrunk"][i], cols["flagged"][i], adj_rows[i], top, drivers, pooled[i],
+            cols["slo"][i], cols["shi"][i],
         ))
     total_rate = float(big_x.sum() / max(big_n.sum(), 1))
     funnel = funnel_limits(total_rate, np.unique(np.maximum(n, 1)), tau2=disp.tau2)
     return ShortBoardReport(by, within, method, alpha, min_n, tuple(boards), tuple(not_enough),
-                            disp, adj_disp, funnel, mix)
+                            disp, adj_disp, funnel, mix, headline, mix_p, null, adj_null)
 
 
 def shortboards(frame: AnswerFrame, by: Sequence[str], **options) -> list[ShortBoard]:

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import optimize, special
 from scipy import stats as sps
 
-from analysis.stats import Z95, Z998
+from analysis.stats import Z95, Z998, Interval
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,18 @@ def shrink(x: np.ndarray, n: np.ndarray, prior: BetaPrior, *,
     return (np.asarray(x, float) + m * mu) / (np.asarray(n, float) + m)
 
 
+def posterior_interval(x: np.ndarray, n: np.ndarray, prior: BetaPrior, *,
+                       mean: np.ndarray | float | None = None, level: float = 0.95) -> Interval:
+    """The shrunken rates with their central posterior interval, Beta(x + M mu, n - x + M (1 - mu))."""
+    mu = np.clip(prior.mean if mean is None else np.asarray(mean, float), 1e-9, 1 - 1e-9)
+    m = prior.concentration
+    a = np.asarray(x, float) + m * mu
+    b = np.asarray(n, float) - np.asarray(x, float) + m * (1 - mu)
+    tail = (1 - level) / 2
+    with np.errstate(invalid="ignore"):
+        return Interval(a / (a + b), special.betaincinv(a, b, tail), special.betaincinv(a, b, 1 - tail))
+
+
 @dataclass(frozen=True)
 class Overdispersion:
     """Spiegelhalter (2005) overdispersion of group rates around their targets."""
@@ -136,7 +148,7 @@ _GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(24)
 _GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()
 
 
-def spread_lower(x: np.ndarray, n: np.ndarray, mean: np.ndarray, tau2: float, *,
+def spread_lower(x: np.ndarray, n: np.ndarray, mean: np.ndarray, tau2: float | np.ndarray, *,
                  level: float | None = None, mid_p: bool = True) -> np.ndarray:
     """P(X <= x) when X ~ Binomial(n, p) and p varies between groups around `mean` with variance tau2.
 
@@ -150,7 +162,8 @@ def spread_lower(x: np.ndarray, n: np.ndarray, mean: np.ndarray, tau2: float, *,
     x = np.asarray(x, float)
     n = np.asarray(n, float)
     mu = np.clip(np.asarray(mean, float) * np.ones(len(n)), 1e-9, 1 - 1e-9)
-    if tau2 <= 0:
+    tau2 = np.broadcast_to(np.asarray(tau2, float), n.shape)  # one per group: a pool's is smaller
+    if not np.any(tau2 > 0):
         cdf = sps.binom.cdf(x, n, mu)
         return np.clip(cdf - 0.5 * sps.binom.pmf(x, n, mu) if mid_p else cdf, 0.0, 1.0)
     # One sd for all groups when a level is given: converted at a group's own mean, a rest rate
@@ -187,3 +200,126 @@ def funnel_limits(target: float, n: np.ndarray, *, tau2: float = 0.0) -> FunnelL
     clip = lambda v: np.clip(v, 0.0, 1.0)  # noqa: E731 - a rate cannot leave [0, 1]
     return FunnelLimits(target, tau2, n, clip(target - Z95 * sd), clip(target + Z95 * sd),
                         clip(target - Z998 * sd), clip(target + Z998 * sd))
+
+
+@dataclass(frozen=True)
+class EmpiricalNull:
+    """Efron's empirical null fitted by central matching to group rates around their targets.
+
+    Logits of ordinary groups' rates are taken as normal around logit(target) + delta with
+    variance v_i + scale_i tau2 (v_i binomial noise, scale_i 1 for a group, less for a pool);
+    only the groups near the centre are fitted (a truncated-normal likelihood over a window fixed
+    in each group's own units), so short boards far in the lower tail cannot inflate tau2.
+    """
+
+    delta: float  # shift of the null centre from the targets (logit scale)
+    tau2: float  # natural between-group variance of true rates (probability scale, at `level`)
+    tau2_se: float  # its standard error (observed information of the truncated likelihood)
+    level: float  # the rate at which logit-scale variances convert (spread_lower takes the same)
+    groups: int  # groups fitted
+    central: int  # groups inside the window at the fit
+    null_share: float  # share of groups the fitted null accounts for (Efron's pi0, at most 1)
+
+    def tau2_at(self, margin: float) -> float:
+        """tau2 taken `margin` standard errors above its estimate (never below 0)."""
+        return max(self.tau2 + margin * self.tau2_se, 0.0)
+
+    def centre(self, target: np.ndarray) -> np.ndarray:
+        """The null's centre for groups with these targets: logit(target) shifted by delta."""
+        return special.expit(special.logit(np.clip(target, 1e-9, 1 - 1e-9)) + self.delta)
+
+
+# The window in null standard deviations: short boards are only looked for below the centre, so
+# the lower edge stays close (a planted group 3 sd down hardly enters) while the upper edge takes
+# more of the ordinary groups for a steadier fit. Measured in benchmarks/bench_shortboards.py.
+NULL_WINDOW = (-1.5, 2.0)
+
+
+def _truncated_nll(params: np.ndarray, d: np.ndarray, v: np.ndarray, scale: np.ndarray,
+                   lo: np.ndarray, hi: np.ndarray) -> float:
+    delta, tau = params
+    sd = np.sqrt(v + scale * tau * tau)
+    a, b = (lo - delta) / sd, (hi - delta) / sd
+    mass = np.maximum(special.ndtr(b) - special.ndtr(a), 1e-300)
+    return float(np.sum(np.log(sd) + 0.5 * ((d - delta) / sd) ** 2 + np.log(mass)))
+
+
+def empirical_null(x: np.ndarray, n: np.ndarray, target: np.ndarray | float, *,
+                   scale: np.ndarray | float = 1.0, window: tuple[float, float] = NULL_WINDOW,
+                   level: float | None = None, rounds: int = 4) -> EmpiricalNull:
+    """Fit the empirical null (delta, tau2) by central matching (Efron 2004, 2007).
+
+    The window is set from a pilot fit (median centre, a robust spread from the interquartile
+    range of the standardised rates) and refitted from each fit's null a few times: each round
+    maximises the likelihood of the groups inside the window, truncated to it, so the fit uses
+    the shape of the centre only, whatever lies in the tails.
+    """
+    x = np.asarray(x, float)
+    n = np.asarray(n, float)
+    keep = n > 0
+    p0 = np.clip(np.broadcast_to(np.asarray(target, float), n.shape)[keep], 1e-9, 1 - 1e-9)
+    sc = np.broadcast_to(np.asarray(scale, float), n.shape)[keep]
+    x, n = x[keep], n[keep]
+    groups = len(n)
+    if level is None:
+        level = float(np.average(p0, weights=n)) if groups else 0.5
+    # Logit-scale variances are reported on the probability scale at `level` (the delta method),
+    # the conversion spread_lower undoes.
+    to_prob = (level * (1 - level)) ** 2
+    if groups < 3:
+        return EmpiricalNull(0.0, 0.0, 0.0, level, groups, groups, 1.0)
+    # On the logit scale, where spread_lower puts the spread: rates near 100% have a longer lower
+    # tail in probability terms, which a normal fit there would mistake for extra spread (or,
+    # windowed, for a shifted centre). Empirical logits with the usual half-count correction.
+    d = np.log((x + 0.5) / (n - x + 0.5)) - special.logit(p0)
+    v = 1 / (n * p0 * (1 - p0))
+    # Pilot: the median and the interquartile range (1.349 sd for a normal) of the z-scores.
+    z = d / np.sqrt(v)
+    q1, med, q3 = np.quantile(z, [0.25, 0.5, 0.75])
+    delta = float(np.median(d))
+    phi = max(((q3 - q1) / 1.349) ** 2, 1.0)
+    w = 1 / v
+    tau = float(np.sqrt(max(phi - 1, 0.0) * len(w) / w.sum()))
+    inside = np.ones(groups, bool)
+    for _ in range(rounds):
+        sd = np.sqrt(v + sc * tau * tau)
+        lo, hi = delta + window[0] * sd, delta + window[1] * sd
+        inside = (d >= lo) & (d <= hi)
+        if inside.sum() < 3:
+            break
+        args = (d[inside], v[inside], sc[inside], lo[inside], hi[inside])
+        res = optimize.minimize(_truncated_nll, np.array([delta, max(tau, 1e-4)]), args=args,
+                                method="L-BFGS-B", bounds=[(-0.5, 0.5), (0.0, 0.5)])
+        new_delta, new_tau = (float(v_) for v_ in res.x)
+        settled = abs(new_tau - tau) < 1e-4 and abs(new_delta - delta) < 1e-5
+        delta, tau = new_delta, new_tau
+        if settled:
+            break
+    args = (d[inside], v[inside], sc[inside], lo[inside], hi[inside])
+    se = _tau2_se(delta, tau, args)
+    sd = np.sqrt(v + sc * tau * tau)
+    mass = special.ndtr((hi - delta) / sd) - special.ndtr((lo - delta) / sd)
+    null_share = float(min(inside.sum() / max(mass.sum(), 1e-12), 1.0))
+    return EmpiricalNull(delta, tau * tau * to_prob, se * to_prob, level, groups, int(inside.sum()), null_share)
+
+
+def _tau2_se(delta: float, tau: float, args) -> float:
+    """Standard error of tau^2 from the observed information (numerical second derivatives)."""
+    def f(t2: float, dl: float) -> float:
+        return _truncated_nll(np.array([dl, np.sqrt(max(t2, 0.0))]), *args)
+    t2 = tau * tau
+    h2 = max(t2 * 1e-2, 1e-7)
+    h1 = 1e-5
+    f0 = f(t2, delta)
+    # One-sided differences at the boundary tau2 = 0, central ones inside.
+    if t2 < 2 * h2:
+        t2 = 2 * h2
+        f0 = f(t2, delta)
+    a = (f(t2 + h2, delta) - 2 * f0 + f(t2 - h2, delta)) / h2 ** 2
+    c = (f(t2, delta + h1) - 2 * f0 + f(t2, delta - h1)) / h1 ** 2
+    b = (f(t2 + h2, delta + h1) - f(t2 + h2, delta - h1) - f(t2 - h2, delta + h1) + f(t2 - h2, delta - h1)) \
+        / (4 * h2 * h1)
+    det = a * c - b * b
+    if a <= 0 or det <= 0:
+        return 0.0
+    return float(np.sqrt(c / det))

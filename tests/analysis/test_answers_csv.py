@@ -1,9 +1,12 @@
 """Reading answers from CSV: columns, extra attributes, and per-row errors naming line and field."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
+from analysis import answers_csv
 from analysis.answers_csv import AnswersCsvError, read_answers_csv, read_answers_text
 from analysis.frame import REASON_CODES
 
@@ -59,3 +62,77 @@ def test_reads_a_file_with_a_byte_order_mark(tmp_path):
     path.write_text(HEADER + "2026-01-05T08:00:00Z,store,east,hz,0231,payment,2,,\n", encoding="utf-8-sig")
     res = read_answers_csv(path)
     assert res.errors == () and np.array_equal(res.frame.value, [2])
+
+
+def _both_readers(text: str, **options):
+    """The columnar and the row-by-row parse of the same text (the columnar one must apply)."""
+    data = text.encode("utf-8")
+    header = answers_csv._header(data)
+    assert answers_csv._columnar_keeps_lines(data)
+    return (answers_csv._read_columns(data, header, options.get("low", 1), options.get("high", 5)),
+            answers_csv._read_rows(io.StringIO(text, newline=""), header, options.get("low", 1), options.get("high", 5)))
+
+
+def _same(a, b) -> None:
+    assert a.errors == b.errors and a.rows == b.rows
+    assert set(a.frame.columns) == set(b.frame.columns)
+    for name in a.frame.columns:
+        assert list(a.frame.columns[name].values()) == list(b.frame.columns[name].values()), name
+    assert np.array_equal(a.frame.value, b.frame.value)
+    assert np.array_equal(a.frame.reasons, b.frame.reasons)
+    assert np.array_equal(a.frame.answered_at, b.frame.answered_at)
+
+
+def test_columnar_parse_names_the_line_and_field_of_each_bad_row():
+    text = HEADER + (
+        "2026-01-05T08:00:00Z,store,east,hz,0231,payment,1,,gold\n"
+        "yesterday,store,east,hz,0231,payment,1,,\n"
+        ",,,,,,,,\n"  # every cell blank: skipped, not counted, but still a line
+        "2026-01-05T08:00:00Z,fax,east,hz,0231,payment,1,,\n"
+        "2026-01-05T08:00:00+08:00,store,east,hz,0231,payment,6,,\n"
+        "2026-01-05T08:00:00Z,store,east,hz,0231,payment,2,slow,\n"
+        " ,store,east,hz,0232,payment,2,,\n"
+        "2026-01-05 08:00,  web ,east,hz, W1 ,payment,2,network；billing,\n"
+    )
+    columnar, rows = _both_readers(text)
+    _same(columnar, rows)
+    assert [(e.line, e.field) for e in columnar.errors] == [
+        (3, "answered_at"), (5, "channel"), (6, "value"), (7, "reasons"), (8, "answered_at")]
+    assert str(columnar.errors[0]) == "line 3, field 'answered_at': 'yesterday' is not an ISO 8601 time"
+    assert str(columnar.errors[4]).endswith("is empty")
+    assert columnar.rows == 7 and len(columnar.frame) == 2
+    assert list(columnar.frame.columns["outlet"].values()) == ["0231", "W1"]
+
+
+def test_columnar_and_row_readers_agree_on_random_files():
+    rng = np.random.default_rng(4)
+    cells = {
+        "answered_at": ["2026-03-01T10:00:00", "2026-03-01 11:30", "2026-03-02T01:00:00Z", "2026-03-02T09:00:00+08:00",
+                        "2026-03-03", "2026-03-03T10:00:00.250", "soon", ""],
+        "channel": ["store", "hotline", "营业厅", "web", "fax", ""],
+        "outlet": ["A1", "A2", " B7", "", "C9"],
+        "value": ["1", "2", "3", "5", "0", "x", ""],
+        "reasons": ["", "wait_time", "billing;attitude", "other|network", "slowness"],
+        "tier": ["VIP", "普通", ""],
+    }
+    lines = []
+    for _ in range(400):
+        pick = {k: v[rng.integers(len(v))] for k, v in cells.items()}
+        lines.append(f"{pick['answered_at']},{pick['channel']},east,hz,{pick['outlet']},payment,"
+                     f"{pick['value']},{pick['reasons']},{pick['tier']}")
+    columnar, rows = _both_readers(HEADER + "\n".join(lines) + "\n")
+    _same(columnar, rows)
+    assert 0 < len(columnar.errors) < 400 and len(columnar.frame) > 0
+
+
+def test_files_whose_lines_only_the_row_reader_keeps_are_read_row_by_row(tmp_path):
+    quoted = HEADER + (
+        '2026-01-05T08:00:00Z,store,east,hz,"A\n1",payment,1,,\n'
+        "2026-01-05T08:00:00Z,store,east,hz,A2,payment,9,,\n"
+    )
+    assert not answers_csv._columnar_keeps_lines(quoted.encode())
+    res = read_answers_text(quoted)
+    assert [(e.line, e.field) for e in res.errors] == [(3, "value")]
+    short = HEADER + "2026-01-05T08:00:00Z,store,east,hz,A1,payment,1\n2026-01-05T08:00:00Z,store,east,hz,A1,payment,x\n"
+    res = read_answers_text(short)  # rows with cells missing: padded, as the row reader does
+    assert len(res.frame) == 1 and [(e.line, e.field) for e in res.errors] == [(3, "value")]
