@@ -23,7 +23,8 @@ GROUPINGS = {
     "outlet": ("outlet",), "city": ("city",), "region": ("region",), "channel": ("channel",),
     "business_type": ("business_type",), "channel_business_type": ("channel", "business_type"),
 }
-VIEWS = {"raw": "raw", "adjusted": "adjusted"}
+# "auto": the report's headline view (adjusted when business type x tier explain differences).
+VIEWS = {"raw": "raw", "adjusted": "adjusted", "auto": "auto"}
 CASE_MIX = ("business_type", "tier")
 MIN_N = 30
 
@@ -33,8 +34,10 @@ class BoardRow:
     """One group of the ranked table, in the raw or the case-mix adjusted view.
 
     expected: the rate the group would have at the rest of its scope's rate (raw) or at the rest's
-    rate in each of its business type x tier cells (adjusted); gap = expected - rate; impact =
-    satisfied customers lost, n x gap.
+    rate in each of its business type x tier cells (adjusted); adjusted_rate: observed / expected x
+    the rest's rate (the rate itself in the raw view); gap = expected - rate; impact = satisfied
+    customers lost, n x gap; shrunken with its 95% interval, all of the page's view; other_gap and
+    other_q: the other view's, shown beside; watch: on the watch list (nothing is significant).
     """
 
     rank: int
@@ -55,6 +58,13 @@ class BoardRow:
     top_reasons: tuple[tuple[str, float, bool], ...]  # (label, share of the group's answers, a driver)
     pooled: int  # >1: small outlets pooled into one row
     outlet: str | None  # the outlet's code when the group is one outlet (the page links it)
+    adjusted_rate: float | None = None
+    shrunken_low: float | None = None
+    shrunken_high: float | None = None
+    other_gap: float | None = None
+    other_q: float | None = None
+    found_by: str = ""  # "raw", "adjusted" or "both" for a short board of either view
+    watch: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,12 @@ class ShortBoardPage:
     case_mix: tuple[str, ...]
     points: tuple[FunnelPoint, ...]
     line: FunnelLine | None
+    headline: str = "raw"  # the view the report leads with; `view` is the one shown
+
+    @property
+    def watch_list(self) -> bool:
+        """Nothing is significant: the first rows are a watch list, not short boards."""
+        return any(r.watch for r in self.rows)
 
     @property
     def grouping_label(self) -> str:
@@ -124,7 +140,8 @@ def _reasons_by_group(frame: AnswerFrame, by: tuple[str, ...]) -> dict[tuple[str
     return out
 
 
-def _row(rank: int, by: tuple[str, ...], b: ShortBoard, view: str, reasons_of: dict, names: dict) -> BoardRow:
+def _row(rank: int, by: tuple[str, ...], b: ShortBoard, view: str, reasons_of: dict, names: dict,
+         watch: bool) -> BoardRow:
     if b.pooled_groups > 1:
         label = pooled_label(b.group)
     elif by == ("outlet",):
@@ -136,24 +153,28 @@ def _row(rank: int, by: tuple[str, ...], b: ShortBoard, view: str, reasons_of: d
     outlet = b.key[0] if by == ("outlet",) and b.pooled_groups == 1 else None
     # A cell is compared within its channel; a single grouping against everything else.
     scope = value_label(by[0], b.scope) if len(by) > 1 else "全部"
-    if view == "adjusted" and b.adjusted is not None:
-        a = b.adjusted
-        expected = a.expected / b.n if b.n else None
-        return BoardRow(rank, label, b.key, scope, b.n, b.satisfied, b.rate, b.rate_low, b.rate_high,
-                        _num(expected), _num(a.gap), _num(a.q), _num(a.impact), b.shrunken_rate, a.flagged,
-                        reasons, b.pooled_groups, outlet)
+    v = b.view(view)
+    o = b.view("raw" if v.view == "adjusted" else "adjusted")
+    beside = (_num(o.gap), _num(o.q)) if o.view != v.view else (None, None)
+    adjusted = b.adjusted is not None and b.adjusted.flagged
+    found = {(True, True): "both", (True, False): "raw", (False, True): "adjusted"}.get((b.flagged, adjusted), "")
     return BoardRow(rank, label, b.key, scope, b.n, b.satisfied, b.rate, b.rate_low, b.rate_high,
-                    _num(b.rest_rate), _num(b.gap), _num(b.q), _num(b.impact), b.shrunken_rate, b.flagged,
-                    reasons, b.pooled_groups, outlet)
+                    _num(v.expected), _num(v.gap), _num(v.q), _num(v.impact), v.shrunken, v.flagged,
+                    reasons, b.pooled_groups, outlet, _num(v.adjusted), _num(v.shrunken_low),
+                    _num(v.shrunken_high), *beside, found, watch)
 
 
 def _ordered(report: ShortBoardReport, view: str) -> list[ShortBoard]:
-    if view == "raw" or not report.case_mix:
+    """The view's short boards first by its impact; then the rest by satisfied answers lost at the
+    shrunken rate (for the headline view, the report's own order)."""
+    if view == report.headline:
         return list(report.boards)
-    # Adjusted short boards first, by adjusted impact; then the rest the same way.
-    def impact(b: ShortBoard) -> float:
-        return -np.nan_to_num(b.adjusted.impact, nan=-np.inf) if b.adjusted else np.inf
-    return sorted(report.boards, key=lambda b: (not (b.adjusted and b.adjusted.flagged), impact(b)))
+
+    def key(b: ShortBoard) -> tuple[bool, float]:
+        v = b.view(view)
+        lost = v.impact if v.flagged else b.n * (v.expected - v.shrunken)
+        return (not v.flagged, -np.nan_to_num(lost, nan=-np.inf))
+    return sorted(report.boards, key=key)
 
 
 def _funnel(report: ShortBoardReport, rows: list[BoardRow], view: str) -> tuple[tuple[FunnelPoint, ...], FunnelLine | None]:
@@ -184,21 +205,26 @@ def shortboard_page(db: Session, sel: Selection, *, by: tuple[str, ...], view: s
     needed = set(by) | {"business_type"} | ({rollup} if rollup else set())
     frame = load_answer_frame(db, attributes=("tier",), by_day=False, dimensions=tuple(needed), **sel.window())
     if frame.total == 0:
-        return ShortBoardPage(by, view, (), 0, (), 0, 0.05, "-", 0.0, (), (), None)
+        return ShortBoardPage(by, "raw" if view == "auto" else view, (), 0, (), 0, 0.05, "-", 0.0, (), (), None)
     report = shortboard_report(frame, list(by), min_n=min_n, case_mix=CASE_MIX)
+    if view == "auto" or (view == "adjusted" and not report.case_mix):
+        view = report.headline
     ordered = _ordered(report, view)
     names = outlet_names(db, sel.scope) if by == ("outlet",) else {}
     reasons_of = _reasons_by_group(frame, by)
-    rows = [_row(i + 1, by, b, view, reasons_of, names) for i, b in enumerate(ordered)]
+    watch = {id(b) for b in report.watch_list} if view == report.headline else set()
+    rows = [_row(i + 1, by, b, view, reasons_of, names, id(b) in watch) for i, b in enumerate(ordered)]
     points, line = _funnel(report, rows, view)
     small = tuple(NotEnough(g.group, g.n, pooled_label(g.rolled_up_to) if g.rolled_up_to else None)
                   for g in report.not_enough)
     return ShortBoardPage(by, view, tuple(rows), sum(r.flagged for r in rows), small, frame.total,
-                          report.alpha, report.adjustment, report.dispersion.tau2, report.case_mix, points, line)
+                          report.alpha, report.adjustment, report.dispersion.tau2, report.case_mix, points, line,
+                          report.headline)
 
 
 SHORTBOARD_HEADER = ("排名", "分组", "比较范围", "n", "满意数", "满意度", "下限95%", "上限95%", "期望满意度",
-                     "差距", "q值", "影响（流失满意客户）", "收缩满意度", "短板", "主要原因")
+                     "差距", "q值", "影响（流失满意客户）", "收缩满意度", "短板", "主要原因",
+                     "调整后满意度", "收缩下限95%", "收缩上限95%", "另一视图差距", "另一视图q值", "观察名单")
 
 
 def shortboard_table(page: ShortBoardPage, sel: Selection) -> Table:
@@ -209,7 +235,10 @@ def shortboard_table(page: ShortBoardPage, sel: Selection) -> Table:
                    None if r.expected is None else round(r.expected, 4), None if r.gap is None else round(r.gap, 4),
                    None if r.q is None else float(f"{r.q:.4g}"), None if r.impact is None else round(r.impact, 1),
                    round(r.shrunken, 4), "是" if r.flagged else "",
-                   "、".join(f"{label} {share:.0%}" for label, share, _ in r.top_reasons))
+                   "、".join(f"{label} {share:.0%}" for label, share, _ in r.top_reasons),
+                   *(None if v is None else round(v, 4) for v in (r.adjusted_rate, r.shrunken_low, r.shrunken_high,
+                                                                  r.other_gap)),
+                   None if r.other_q is None else float(f"{r.other_q:.4g}"), "是" if r.watch else "")
     name = f"shortboards-{'-'.join(page.by)}-{page.view}-{sel.filter.start}_{sel.filter.end}"
     title = f"短板（{page.grouping_label}，{'调整后' if page.view == 'adjusted' else '原始'}）"
     return Table(name, title, SHORTBOARD_HEADER, rows())

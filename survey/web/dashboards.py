@@ -91,7 +91,7 @@ def index():
 def shortboards():
     sel = request_selection()
     by = parse_choice(args(), "by", BOARD_GROUPINGS, "outlet")
-    view = parse_choice(args(), "view", VIEWS, "raw")
+    view = parse_choice(args(), "view", VIEWS, "auto")
     result = cached(("shortboards", sel, by, view), lambda: shortboard_page(get_session(), sel, by=by, view=view))
     page = result.value
     filter_args = sel.filter.query_args()

@@ -1,0 +1,98 @@
+"""The spread estimators against hand-worked values and scipy: empirical null, posterior intervals, chi-square."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+from scipy.special import expit, logit
+
+from analysis.casemix import cells_differ
+from analysis.spread import (
+    BetaPrior, _truncated_nll, empirical_null, overdispersion, posterior_interval, spread_lower,
+)
+
+
+def test_truncated_likelihood_is_scipys_truncated_normal():
+    rng = np.random.default_rng(1)
+    d = rng.normal(0.1, 0.3, 50)
+    v = rng.uniform(0.01, 0.05, 50)
+    scale = rng.uniform(0.2, 1.0, 50)
+    lo, hi = d - rng.uniform(0.1, 1, 50), d + rng.uniform(0.1, 1, 50)
+    delta, tau = 0.05, 0.2
+    sd = np.sqrt(v + scale * tau ** 2)
+    expected = -sps.truncnorm.logpdf(d, (lo - delta) / sd, (hi - delta) / sd, loc=delta, scale=sd).sum()
+    constant = 50 * 0.5 * np.log(2 * np.pi)  # left out of the fitted function: it moves nothing
+    assert _truncated_nll(np.array([delta, tau]), d, v, scale, lo, hi) + constant == pytest.approx(expected, rel=1e-10)
+
+
+def test_empirical_null_with_a_wide_window_is_the_random_effects_maximum_likelihood():
+    # Equal n: the ML estimates are the mean of the logits and their variance less the noise;
+    # the standard error of a normal variance from k values is sqrt(2 / k) x the variance.
+    rng = np.random.default_rng(3)
+    n = np.full(400, 2000)
+    true = expit(logit(0.8) + rng.normal(0, 0.3, 400))
+    x = rng.binomial(n, true)
+    p0 = 0.8
+    d = np.log((x + 0.5) / (n - x + 0.5)) - logit(p0)
+    v = 1 / (2000 * p0 * (1 - p0))
+    tau2_logit = np.mean((d - d.mean()) ** 2) - v
+    fit = empirical_null(x, n, p0, window=(-50.0, 50.0), level=0.5)
+    to_prob = 0.25 ** 2  # variances on the logit scale convert at level 0.5 by (0.5 x 0.5)^2
+    assert fit.delta == pytest.approx(d.mean(), abs=1e-4)
+    assert fit.tau2 == pytest.approx(tau2_logit * to_prob, rel=2e-3)
+    assert fit.tau2_se == pytest.approx(np.sqrt(2 / 400) * (tau2_logit + v) * to_prob, rel=0.02)
+    assert fit.central == 400 and fit.null_share == pytest.approx(1.0)
+
+
+def test_planted_groups_do_not_inflate_the_empirical_null_as_they_do_winsorised_z():
+    rng = np.random.default_rng(5)
+    sigma = 0.25  # logit sd: about 3 points of spread near 85%
+    ratios = []
+    for _ in range(5):
+        true = expit(logit(0.85) + rng.normal(0, sigma, 1500))
+        planted = rng.random(1500) < 0.05
+        true = np.where(planted, true - 0.15, true)
+        n = rng.poisson(120, 1500)
+        x = rng.binomial(n, true)
+        rest = (x.sum() - x) / (n.sum() - n)
+        truth = sigma ** 2 * (0.85 * 0.15) ** 2
+        fit = empirical_null(x, n, rest, level=0.85)
+        ratios.append((fit.tau2 / truth, overdispersion(x, n, rest).tau2 / truth))
+    null, winsorised = np.mean(ratios, axis=0)
+    assert 0.8 < null < 1.25
+    assert winsorised > 1.3 and winsorised > null + 0.2
+
+
+def test_no_spread_gives_no_tau2():
+    rng = np.random.default_rng(8)
+    n = rng.poisson(200, 800)
+    fit = empirical_null(rng.binomial(n, 0.9), n, 0.9)
+    assert fit.tau2 < 0.2 * 0.9 * 0.1 / 200  # a small fraction of one group's noise variance
+
+
+def test_posterior_interval_is_the_beta_posteriors_quantiles():
+    prior = BetaPrior(0.85, 40.0, "ml")
+    x, n = np.array([10, 90, 0]), np.array([20, 100, 5])
+    post = posterior_interval(x, n, prior)
+    a, b = x + 40 * 0.85, n - x + 40 * 0.15
+    assert np.allclose(post.estimate, a / (a + b))
+    assert np.allclose(post.low, sps.beta.ppf(0.025, a, b))
+    assert np.allclose(post.high, sps.beta.ppf(0.975, a, b))
+
+
+def test_cells_differ_is_pearsons_chi_square():
+    n = np.array([200, 150, 90, 0])
+    x = np.array([180, 100, 80, 0])
+    table = np.column_stack([x[:3], n[:3] - x[:3]])
+    expected = sps.chi2_contingency(table, correction=False).pvalue
+    assert cells_differ(n, x) == pytest.approx(expected, rel=1e-9)
+    assert cells_differ(np.array([100, 100]), np.array([80, 80])) == pytest.approx(1.0)
+
+
+def test_spread_lower_takes_a_spread_per_group():
+    x, n, mean = np.array([40, 70, 700]), np.array([60, 90, 900]), np.array([0.8, 0.85, 0.85])
+    tau2 = np.array([0.001, 0.0, 0.001 / 76])
+    together = spread_lower(x, n, mean, tau2, level=0.85)
+    alone = [spread_lower(x[i:i + 1], n[i:i + 1], mean[i:i + 1], tau2[i], level=0.85)[0] for i in range(3)]
+    assert np.allclose(together, alone)
+    assert together[1] == pytest.approx(sps.binom.cdf(70, 90, 0.85) - 0.5 * sps.binom.pmf(70, 90, 0.85))
