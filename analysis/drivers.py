@@ -1,10 +1,13 @@
 """Reason drivers: which reasons a group names more often than the rest of its scope."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats as sps
 
+from analysis.frame import AnswerFrame, group_rows
 from analysis.stats import benjamini_hochberg, hypergeom_upper
 
 
@@ -83,3 +86,103 @@ def drivers_of(dt: DriverTable, i: int, codes: tuple[str, ...], *, alpha: float 
     )
     top = tuple(d.reason for d in drivers if d.q < alpha and d.excess > 0)
     return drivers, top
+
+
+@dataclass(frozen=True)
+class AdjustedDriver:
+    """One reason of one group against the rest within the same case-mix cells (Cochran-Mantel-Haenszel).
+
+    expected: answers naming it had the group the rest's share in each of its business type x
+    tier cells; excess = count - expected; p one-sided (named more often), q BH over the reasons.
+    """
+
+    reason: str
+    count: int
+    expected: float
+    excess: float
+    p: float
+    q: float
+
+
+@dataclass(frozen=True)
+class GroupDrivers:
+    """What a group's dissatisfied customers talk about more than the rest, raw and case-mix adjusted."""
+
+    key: tuple[str, ...]
+    with_reason: int  # the group's answers that named a reason (the base of the shares)
+    raw: tuple[ReasonDriver, ...]  # by excess, largest first
+    adjusted: tuple[AdjustedDriver, ...]  # by excess; empty when no case-mix column is present
+    case_mix: tuple[str, ...]
+
+    def significant(self, view: str = "raw", alpha: float = 0.05) -> list:
+        """The drivers over-represented at FDR alpha in one view."""
+        rows = self.raw if view == "raw" else self.adjusted
+        return [d for d in rows if d.q < alpha and d.excess > 0]
+
+
+def stratified_upper(a: np.ndarray, w: np.ndarray, k: np.ndarray, big_w: np.ndarray,
+                     *, continuity: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """One-sided Cochran-Mantel-Haenszel test that a group names a reason more than the rest.
+
+    Arrays are (tests x strata): a the group's answers naming the reason in a stratum, w the group's
+    answers there, k all answers naming it there, big_w all answers there (group included). Under
+    the null a is hypergeometric in each stratum; the sum is compared with its mean and variance.
+    Returns (expected sum, p).
+    """
+    a, w, k, big_w = (np.asarray(v, float) for v in (a, w, k, big_w))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(big_w > 0, w * k / np.maximum(big_w, 1), 0.0)
+        var = np.where(big_w > 1, w * k * (big_w - k) * (big_w - w) / (big_w ** 2 * np.maximum(big_w - 1, 1)), 0.0)
+    expected, variance = mean.sum(axis=1), var.sum(axis=1)
+    diff = a.sum(axis=1) - expected - (0.5 if continuity else 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(variance > 0, sps.norm.sf(diff / np.sqrt(variance)), 1.0)
+    return expected, p
+
+
+def group_drivers(frame: AnswerFrame, by: Sequence[str], key: Sequence[str], *,
+                  case_mix: Sequence[str] = ("business_type", "tier")) -> GroupDrivers:
+    """The reason drivers of one group (any group, not only short boards) against the rest of the frame.
+
+    Raw: each reason's share among the group's answers that named a reason against the rest's
+    (hypergeometric, as for short boards). Adjusted: the same within business type x tier cells
+    (stratified, Cochran-Mantel-Haenszel), so a group that serves many complaints is not said to
+    hear "billing" more only because complaints name it more. BH over the reasons in each view.
+    A group not in the frame raises KeyError naming it.
+    """
+    grouping = group_rows(frame, by)
+    key = tuple(str(k) for k in key)
+    try:
+        g = grouping.keys.index(key)
+    except ValueError:
+        raise KeyError(f"no group {' / '.join(key)!r} by {', '.join(by)} in the answers") from None
+    in_group = np.zeros(grouping.size, bool)
+    in_group[g] = True
+    mine = in_group[grouping.codes]
+    named = frame.reasons.any(axis=1)
+    weight = frame.count.astype(np.float64)
+    # Raw: the group against everything else (one scope), BH over its reasons.
+    two = mine.astype(np.int64)
+    table = np.stack([np.bincount(two, weights=frame.reasons[:, j] * weight, minlength=2)
+                      for j in range(len(frame.reason_codes))], axis=1).astype(np.int64)
+    with_reason = np.bincount(two, weights=named * weight, minlength=2).astype(np.int64)
+    dt = reason_drivers(table[::-1], with_reason[::-1], np.zeros(2, np.int64), 1, np.array([True, False]))
+    raw, _ = drivers_of(dt, 0, frame.reason_codes)
+    mix = tuple(c for c in case_mix if c in frame.columns)
+    adjusted: tuple[AdjustedDriver, ...] = ()
+    if mix:
+        strata = group_rows(frame, mix)
+        idx = strata.codes * 2 + mine
+        size = strata.size * 2
+        w_s = np.bincount(idx, weights=named * weight, minlength=size).reshape(strata.size, 2)
+        counts = np.stack([np.bincount(idx, weights=frame.reasons[:, j] * weight, minlength=size).reshape(strata.size, 2)
+                           for j in range(len(frame.reason_codes))])  # reasons x strata x (rest, group)
+        a = counts[:, :, 1]
+        expected, p = stratified_upper(a, np.broadcast_to(w_s[:, 1], a.shape), counts.sum(axis=2),
+                                       np.broadcast_to(w_s.sum(axis=1), a.shape))
+        q = benjamini_hochberg(p)
+        observed = a.sum(axis=1)
+        order = np.argsort(-(observed - expected), kind="stable")
+        adjusted = tuple(AdjustedDriver(frame.reason_codes[j], int(round(observed[j])), float(expected[j]),
+                                        float(observed[j] - expected[j]), float(p[j]), float(q[j])) for j in order)
+    return GroupDrivers(key, int(with_reason[1]), raw, adjusted, mix)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from analysis.drivers import group_drivers
 from analysis.metrics import GroupMetrics, group_metrics
 from analysis.queries import load_answer_frame, sent_counts
 from survey.reports.labels import reason_label
@@ -66,6 +67,21 @@ def metrics_by(db: Session, sel: Selection, level: str) -> tuple[dict[str, Group
 
 
 @dataclass(frozen=True)
+class DriverRow:
+    """One reason of the region or city looked at, against the rest of the selection, raw and adjusted."""
+
+    label: str
+    count: int
+    share: float  # among the place's answers that named a reason
+    rest_share: float
+    q: float
+    expected: float | None  # answers naming it had the place the rest's share in each business type x tier cell
+    adjusted_q: float | None
+    driver: bool  # over-represented at FDR 5% in the raw view
+    adjusted_driver: bool  # ... and after case mix
+
+
+@dataclass(frozen=True)
 class DrillLevel:
     """One level of the drill-down: the children of a region or city (or all regions) and their total."""
 
@@ -74,6 +90,7 @@ class DrillLevel:
     city: str | None
     total: GroupRow
     rows: tuple[GroupRow, ...]
+    drivers: tuple[DriverRow, ...] = ()  # the reason drivers of the region or city looked at
 
     @property
     def level_label(self) -> str:
@@ -101,7 +118,31 @@ def drilldown(db: Session, sel: Selection, *, region: str | None = None, city: s
     metrics, sent, total = metrics_by(db, narrowed, level)
     rows = tuple(group_row(key, label, metrics.get(key), sent.get(key, 0))
                  for key, label in _children(level, found).items())
-    return DrillLevel(level, region, city, total, rows)
+    place = ("city", city) if city is not None else (("region", region) if region is not None else None)
+    drivers = place_drivers(db, sel, *place) if place else ()
+    return DrillLevel(level, region, city, total, rows, drivers)
+
+
+CASE_MIX = ("business_type", "tier")
+
+
+def place_drivers(db: Session, sel: Selection, level: str, key: str) -> tuple[DriverRow, ...]:
+    """What the place's customers name more than the rest of the selection's, raw and after case mix."""
+    frame = load_answer_frame(db, attributes=("tier",), by_day=False, dimensions=(level, "business_type"),
+                              **sel.window())
+    if frame.total == 0 or key not in set(frame.columns[level].levels):
+        return ()
+    found = group_drivers(frame, [level], [key], case_mix=CASE_MIX)
+    adjusted = {d.reason: d for d in found.adjusted}
+    out = []
+    for d in found.raw:
+        if d.count == 0:
+            continue
+        a = adjusted.get(d.reason)
+        out.append(DriverRow(reason_label(d.reason), d.count, d.share, d.rest_share, d.q,
+                             a.expected if a else None, a.q if a else None, d.q < 0.05 and d.excess > 0,
+                             bool(a and a.q < 0.05 and a.excess > 0)))
+    return tuple(out)
 
 
 GROUP_HEADER = ("分组", "n（有效回复）", "已发送", "回复率", "满意数", "满意度", "下限95%", "上限95%",

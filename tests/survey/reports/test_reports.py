@@ -183,6 +183,7 @@ def test_trend_alert_on_a_seeded_deterioration(db, clock, outlets):
     # October alone has 12 answers: too few to test the short window.
     assert alerts["S002 浦东合作厅", "short"].q is None and not alerts["S002 浦东合作厅", "short"].alert
     assert page.short == (date(2026, 10, 1), date(2026, 10, 31)) and page.allowance is not None
+    assert page.short_baseline == (date(2026, 4, 1), date(2026, 9, 30))
     assert page.series[0].label == "S002 浦东合作厅"  # the alerted group comes first
     assert page.series[0].periods[0] == "2026-02-01" and sum(page.series[0].n) == 9 * 12
     assert page.per_10k is not None and sum(page.per_10k.interactions) == len(plan)
@@ -221,3 +222,16 @@ def test_the_answers_download_masks_phones_and_keeps_replies(db, clock, outlets)
     rows = list(table.rows)
     assert {r[4] for r in rows} == set(LEAD) and all("****" in r[6] and "+86" not in r[6] for r in rows)
     assert len(rows) == len([p for p in seeded.answered(survey="csat-default") if p.outlet in LEAD and in_window(p)])
+
+
+def test_drilldown_shows_the_reason_drivers_of_the_place_looked_at(db, clock, outlets):
+    seed(db, clock, standard_plan())
+    sel = selection(db)
+    assert drilldown(db, sel).drivers == ()  # all regions: nothing to compare with
+    shanghai = drilldown(db, sel, region="华东", city="上海")
+    by_label = {d.label: d for d in shanghai.drivers}
+    # The seeded slow outlet is in Shanghai: its customers' waiting shows in the city's drivers.
+    wait = by_label["等待时间长"]
+    assert wait.share > wait.rest_share and wait.q <= 1 and wait.expected is not None
+    assert all(0 <= d.share <= 1 and d.count > 0 for d in shanghai.drivers)
+    assert drilldown(db, sel, region="华东").drivers  # a region's drivers too
