@@ -234,7 +234,7 @@ class TrendAlerts:
     """Every group's short and long windows, alerts first, with the allowance they were judged by."""
 
     allowance: Allowance
-    months: tuple[str, ...]  # baseline months, then the long window's (the last is the short window)
+    months: tuple[str, ...]  # every month compared, oldest first (the last is the short window)
     short_months: int
     long_months: int
     baseline_months: int
@@ -242,20 +242,28 @@ class TrendAlerts:
     min_n: int
     alerts: tuple[TrendAlert, ...]
 
-    @property
-    def baseline(self) -> tuple[str, str]:
-        """First and last month of the baseline (ISO month starts)."""
-        return self.months[0], self.months[self.baseline_months - 1]
+    def _span(self, first: int, count: int) -> tuple[str, str]:
+        return self.months[first], self.months[first + count - 1]
 
     @property
     def long(self) -> tuple[str, str]:
-        """First and last month of the long window."""
-        return self.months[self.baseline_months], self.months[-1]
+        """First and last month of the long window (ISO month starts)."""
+        return self._span(len(self.months) - self.long_months, self.long_months)
+
+    @property
+    def baseline(self) -> tuple[str, str]:
+        """First and last month of the long window's baseline (the months just before it)."""
+        return self._span(len(self.months) - self.long_months - self.baseline_months, self.baseline_months)
 
     @property
     def short(self) -> tuple[str, str]:
         """First and last month of the short window."""
-        return self.months[-self.short_months], self.months[-1]
+        return self._span(len(self.months) - self.short_months, self.short_months)
+
+    @property
+    def short_baseline(self) -> tuple[str, str]:
+        """First and last month of the short window's baseline (the months just before it)."""
+        return self._span(len(self.months) - self.short_months - self.baseline_months, self.baseline_months)
 
     def deteriorated(self) -> list[TrendAlert]:
         """The alerts for significantly worse groups."""
@@ -264,6 +272,16 @@ class TrendAlerts:
     def improved(self) -> list[TrendAlert]:
         """The alerts for significantly better groups."""
         return [a for a in self.alerts if a.improved]
+
+
+def _swing_before(n: np.ndarray, x: np.ndarray, windows: Sequence[int]) -> Allowance:
+    """tau from the months before the first of `windows` (months at the end) that leaves some:
+    months before any recent change first, since groups that changed inflate it."""
+    for recent in windows:
+        allowance = estimate_swing(n[:, :n.shape[1] - recent], x[:, :n.shape[1] - recent])
+        if allowance.residuals:
+            return allowance
+    return allowance
 
 
 def month_index(when: datetime, zone: tzinfo) -> int:
@@ -281,11 +299,14 @@ def trend_alerts(
 
     `end` (aware) is the exclusive end of the recent windows, rounded down to a local month of
     `zone` (a month still running would look worse for being short); default: the month after the
-    latest answer. Both windows are compared with the `baseline_months` before the long window, so
-    a drop in the long window never lowers the baseline it is judged by. tau, the month-to-month
-    swing, is estimated from the baseline months of every group unless given (tau=0 is the naive
-    test with sampling error alone). Windows with fewer than `min_n` answers are not tested.
-    One-sided tests in each direction; Benjamini-Hochberg per direction over every group and window.
+    latest answer. Each window is compared with the `baseline_months` just before it: the last
+    month with the six before it, the last three months with the six before them, so a drop that
+    began in the long window never lowers the long window's baseline. tau, the month-to-month
+    swing, is estimated from the months before the long window, of every group (where there are
+    none, from the months before the short window), unless given (tau=0 is the naive test with
+    sampling error alone). Windows with fewer than `min_n` answers
+    (or baselines with fewer) are not tested. One-sided tests in each direction;
+    Benjamini-Hochberg per direction over every group and window.
     """
     if not 1 <= short_months <= long_months or baseline_months < 1:
         raise ValueError("windows: need 1 <= short_months <= long_months and baseline_months >= 1")
@@ -304,24 +325,23 @@ def trend_alerts(
     shape = (grouping.size, span)
     n = np.bincount(idx, weights=w, minlength=grouping.size * span).reshape(shape).round()
     x = np.bincount(idx, weights=w * frame.satisfied()[inside], minlength=grouping.size * span).reshape(shape).round()
-    base = slice(0, baseline_months)
-    allowance = Allowance(float(tau), 0, 0, False) if tau is not None else estimate_swing(n[:, base], x[:, base])
-    p0 = _null_rate(n, x)
-    level_b, var_b = window_level(n[:, base], x[:, base], p0, allowance.tau)
+    allowance = Allowance(float(tau), 0, 0, False) if tau is not None else _swing_before(n, x, (long_months, short_months))
     tests = []
     for name, months_in in (("short", short_months), ("long", long_months)):
         recent = slice(span - months_in, span)
+        base = slice(span - months_in - baseline_months, span - months_in)
+        both = slice(base.start, span)
+        p0 = _null_rate(n[:, both], x[:, both])  # the rate both windows share if nothing changed
         level_r, var_r = window_level(n[:, recent], x[:, recent], p0, allowance.tau)
+        level_b, var_b = window_level(n[:, base], x[:, base], p0, allowance.tau)
         n_r, n_b = n[:, recent].sum(axis=1), n[:, base].sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             change = level_r - level_b
             se = np.sqrt(var_r + var_b)
             z = change / se
-        tested = (n_r >= min_n) & (n_b >= min_n)
-        z = np.where(tested, z, np.nan)
-        with np.errstate(invalid="ignore", divide="ignore"):
             shown_r, shown_b = x[:, recent].sum(axis=1) / n_r, x[:, base].sum(axis=1) / n_b
-        tests.append((name, n_r, n_b, shown_r, shown_b, change, se, z))
+        tested = (n_r >= min_n) & (n_b >= min_n)
+        tests.append((name, n_r, n_b, shown_r, shown_b, change, se, np.where(tested, z, np.nan)))
     z_all = np.concatenate([t[-1] for t in tests])
     q_worse = benjamini_hochberg(sps.norm.cdf(z_all))
     q_better = benjamini_hochberg(sps.norm.sf(z_all))

@@ -256,7 +256,7 @@ def shortboards_command(answers_file: Path | None, groupings: tuple[str, ...], a
 def trends_command(answers_file: Path | None, grouping: str, channels: tuple[str, ...], outlets: str,
                    month: str | None, baseline_months: int, long_months: int, min_n: int, alpha: float,
                    survey: str, as_json: bool) -> None:
-    """Trend alerts: each group's last month and last months against its baseline, allowing for the
+    """Trend alerts: each group's last month and last months against the months before, allowing for the
     ordinary month-to-month swing; deteriorations and improvements apart; dissatisfied per 10,000."""
     from survey.reports.trend_command import TrendRequest, TrendRequestError, run_trends
 

@@ -142,7 +142,8 @@ def _name(key: tuple[str, ...]) -> str:
 def trends_json(by: Sequence[str], found: TrendAlerts, per_10k: Sequence[RatioSeries] | None) -> str:
     """The windows and allowance, the deteriorated and improved windows, every group's windows, and
     the per-10,000 series (null from a CSV, which has no interactions)."""
-    out = {"by": list(by), "windows": {"baseline": found.baseline, "long": found.long, "short": found.short},
+    out = {"by": list(by), "windows": {"baseline": found.baseline, "long": found.long, "short": found.short,
+                                       "short_baseline": found.short_baseline},
            "allowance": {"tau": found.allowance.tau, "groups": found.allowance.groups,
                          "estimated": found.allowance.estimated},
            "alpha": found.alpha, "min_n": found.min_n,
@@ -160,8 +161,11 @@ def trends_json(by: Sequence[str], found: TrendAlerts, per_10k: Sequence[RatioSe
 def trends_text(by: Sequence[str], found: TrendAlerts, per_10k: Sequence[RatioSeries] | None) -> str:
     """The windows and allowance, then the deteriorated and the improved groups apart."""
     a = found.allowance
-    lines = [f"trends by {','.join(by) or 'all'}: short window {found.short[0][:7]}, long window "
-             f"{found.long[0][:7]}..{found.long[1][:7]}, baseline {found.baseline[0][:7]}..{found.baseline[1][:7]}",
+    def months(span: tuple[str, str]) -> str:
+        return span[0][:7] if span[0] == span[1] else f"{span[0][:7]}..{span[1][:7]}"
+
+    lines = [f"trends by {','.join(by) or 'all'}: short window {months(found.short)} against "
+             f"{months(found.short_baseline)}, long window {months(found.long)} against {months(found.baseline)}",
              f"month-to-month swing allowed for: {a.tau * 100:.2f} points (sd, "
              + (f"estimated from {a.groups} groups)" if a.estimated else "given)")
              + f"; FDR {found.alpha:g} per direction; windows under {found.min_n} answers untested"]

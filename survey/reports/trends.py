@@ -86,7 +86,12 @@ class TrendPage:
     @property
     def short(self) -> tuple[date, date]:
         """First and last day of the short window (the last whole month)."""
-        return _month(self.recent[1], 0), self.recent[1]
+        return _month(self.recent[1], -(SHORT_MONTHS - 1)), self.recent[1]
+
+    @property
+    def short_baseline(self) -> tuple[date, date]:
+        """First and last day of the months the short window is compared with (just before it)."""
+        return _month(self.short[0], -BASELINE_MONTHS), self.short[0] - timedelta(days=1)
 
     @property
     def chart(self) -> tuple[Series, ...]:

@@ -185,8 +185,8 @@ def shortboards():
 @bp.get("/trends")
 @documented(Operation(
     summary="Satisfaction per week or month, and trend alerts allowing for ordinary monthly swings",
-    description="Each group's last month (short window) and last 3 months (long window) against the 6 months "
-                "before, allowing for the month-to-month swing estimated from the data (allowance.tau); "
+    description="Each group's last month (short window) and last 3 months (long window), each against the 6 "
+                "months just before it, allowing for the month-to-month swing estimated from the data (allowance.tau); "
                 "deterioration and improvement are tested apart, Benjamini-Hochberg across groups.",
     query=TrendsQuery, responses=dict([(200, ("series and alerts", TrendsSchema)), _BAD_QUERY, _NOT_FOUND])))
 def trends():
@@ -204,6 +204,7 @@ def trends():
         for a in report.alerts]
     windows = None if report is None else {
         "baseline": report.baseline, "long": report.long, "short": report.short,
+        "short_baseline": report.short_baseline,
         "allowance": report.allowance.tau, "allowance_groups": report.allowance.groups}
     return jsonify(TrendsSchema().dump({"by": found.by, "interval": found.interval, "filters": _echo(sel),
                                         "series": series, "alerts": alerts, "windows": windows}))

@@ -263,9 +263,11 @@ class AlertSchema(Schema):
 
 
 class TrendWindowsSchema(Schema):
-    baseline = fields.List(fields.String(), required=True, metadata={"description": "first and last month"})
+    baseline = fields.List(fields.String(), required=True, metadata={
+        "description": "first and last month of the long window's baseline"})
     long = fields.List(fields.String(), required=True)
     short = fields.List(fields.String(), required=True)
+    short_baseline = fields.List(fields.String(), required=True)
     allowance = Number(required=True, metadata={
         "description": "standard deviation of ordinary month-to-month swings (a proportion), estimated from the data"})
     allowance_groups = fields.Integer(required=True, metadata={"description": "groups the allowance rests on"})
@@ -277,7 +279,7 @@ class TrendsSchema(Schema):
     filters = fields.Nested(WindowSchema, required=True)
     series = fields.List(fields.Nested(SeriesSchema), required=True)
     alerts = fields.List(fields.Nested(AlertSchema), required=True, metadata={
-        "description": "per group and window, against the baseline; alert = significantly worse"})
+        "description": "per group and window, against the months before it; alert = significantly worse"})
     windows = fields.Nested(TrendWindowsSchema, allow_none=True, required=True,
                             metadata={"description": "the months compared and the swing allowed for (null: no answers)"})
 

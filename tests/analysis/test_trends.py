@@ -119,13 +119,14 @@ def test_without_a_swing_the_test_is_the_pooled_two_proportion_test():
 
 
 def test_the_swing_widens_the_standard_error_as_worked_by_hand():
-    # Equal n and a common pooled rate p0: levels are plain means of the monthly rates, so the short
-    # window's change has variance (v + tau^2) (1 + 1/6) with v = p0 (1 - p0) / 400.
+    # Equal n and a common pooled rate p0 (over September and the six months before it): levels are
+    # plain means of the monthly rates, so the short window's change has variance
+    # (v + tau^2) (1 + 1/6) with v = p0 (1 - p0) / 400.
     rates = [0.85] * 6 + [0.85, 0.85, 0.80]
     frame = _months_frame({"a": rates})
     found = trend_alerts(frame, ["city"], zone=UTC, end=datetime(2026, 10, 1, tzinfo=UTC), tau=0.02)
     short = next(a for a in found.alerts if a.window == "short")
-    p0 = (8 * 340 + 320) / 3600
+    p0 = (6 * 340 + 320) / 2800
     se = np.sqrt((p0 * (1 - p0) / 400 + 0.02 ** 2) * (1 + 1 / 6))
     assert short.change == pytest.approx(-0.05) and short.se == pytest.approx(se, rel=1e-9)
     assert short.p == pytest.approx(sps.norm.cdf(-0.05 / se), rel=1e-9)
@@ -143,7 +144,7 @@ def test_short_window_catches_last_months_drop_and_improvement_is_kept_apart():
     assert {g for g, _ in better} == {"rising"}
     assert all(a.direction == "improvement" for a in found.improved())
     assert found.baseline == ("2026-01-01", "2026-06-01") and found.long == ("2026-07-01", "2026-09-01")
-    assert found.short == ("2026-09-01", "2026-09-01")
+    assert found.short == ("2026-09-01", "2026-09-01") and found.short_baseline == ("2026-03-01", "2026-08-01")
     assert found.alerts[0].alert  # alerts first
 
 
@@ -171,3 +172,19 @@ def test_dissatisfied_per_10k_interactions():
     series = {s.key: s for s in dissatisfied_per_10k(frame, counts, ["outlet"], zone=SHANGHAI)}
     assert series[("a",)].per_10k == (pytest.approx(1.5),)
     assert series[("b",)].dissatisfied == (0,)
+
+
+def test_each_window_is_judged_against_the_months_just_before_it():
+    # "since_may" fell 12 points in May and stayed there: its last month is only a little below
+    # the six months just before it (four of them already low), but its last three are well below
+    # the six before them. "last_month" fell in September only: both windows see it.
+    steady = {f"g{i}": [0.85 + 0.01 * ((i + m) % 3 - 1) for m in range(9)] for i in range(12)}
+    frame = _months_frame({**steady, "since_may": [0.85] * 4 + [0.73] * 5, "last_month": [0.85] * 8 + [0.70]})
+    found = trend_alerts(frame, ["city"], zone=UTC, end=datetime(2026, 10, 1, tzinfo=UTC))
+    worse = {(a.group, a.window) for a in found.deteriorated()}
+    assert ("since_may", "long") in worse and ("since_may", "short") not in worse
+    assert {("last_month", "short"), ("last_month", "long")} <= worse
+    since_may = {a.window: a for a in found.alerts if a.group == "since_may"}
+    assert since_may["short"].n_baseline == 6 * 400
+    assert since_may["short"].baseline_rate == pytest.approx((2 * 0.85 + 4 * 0.73) / 6)
+    assert since_may["long"].baseline_rate == pytest.approx((4 * 0.85 + 2 * 0.73) / 6)

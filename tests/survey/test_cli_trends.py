@@ -45,7 +45,7 @@ def test_trends_from_a_csv_keep_deterioration_and_improvement_apart(app, answers
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert body["windows"] == {"baseline": ["2026-01-01", "2026-06-01"], "long": ["2026-07-01", "2026-09-01"],
-                               "short": ["2026-09-01", "2026-09-01"]}
+                               "short": ["2026-09-01", "2026-09-01"], "short_baseline": ["2026-03-01", "2026-08-01"]}
     assert {a["group"] for a in body["deteriorated"]} == {"c03"}
     assert ("c03", "short") in {(a["group"], a["window"]) for a in body["deteriorated"]}
     assert {a["group"] for a in body["improved"]} == {"c05"}

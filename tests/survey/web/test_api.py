@@ -210,6 +210,7 @@ def test_trends_per_month_with_alerts(client, db, seeded, reader):
     windows = body["windows"]
     assert windows["short"] == ["2026-10-01", "2026-10-01"] and windows["long"] == ["2026-08-01", "2026-10-01"]
     assert windows["baseline"] == ["2026-02-01", "2026-07-01"] and windows["allowance"] >= 0
+    assert windows["short_baseline"] == ["2026-04-01", "2026-09-01"]
     weekly = client.get("/api/v1/trends?interval=week", headers=reader).json
     assert len(weekly["series"]) == 1 and weekly["series"][0]["label"] == "all"
     assert len(weekly["series"][0]["points"]) > 30
