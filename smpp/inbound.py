@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from smpp import wire
 from smpp.encoding import ESM_UDHI, decode
+from smpp.masking import mask_address
 from smpp.messages import InboundMessage
 from smpp.reassembly import Assembled, Fragment, Reassembler, concat_from_sar, split_udh
 from smpp.receipts import DeliveryReceipt, is_receipt_esm, receipt_from_deliver
@@ -122,7 +123,7 @@ class InboundHandler:
         if receipt is None:
             # Retrying cannot make an unreadable receipt readable: acknowledge and log it.
             stats.malformed += 1
-            log.error("unreadable delivery receipt from %s: %r", source, text)
+            log.error("unreadable delivery receipt from %s: %r", mask_address(source), text)
             return wire.ROK
         return PendingStore(sequence, receipt)
 

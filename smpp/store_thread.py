@@ -14,6 +14,7 @@ from collections import deque
 from typing import Any, Callable
 
 from smpp.inbound import PendingStore
+from smpp.masking import mask_address
 from smpp.messages import InboundMessage
 from smpp.reassembly import Fragment
 from smpp.receipts import DeliveryReceipt
@@ -85,7 +86,7 @@ class StoreThread:
         except Exception:
             if len(pendings) == 1:
                 log.exception("storing a deliver_sm from %s failed; asking the SMSC to retry",
-                              pendings[0].item.source)
+                              mask_address(pendings[0].item.source))
                 return [False]
         # One bad item must not hold back the rest of its batch, now and each time it comes again.
         log.warning("storing %d deliver_sm together failed; storing them one by one", len(pendings))
@@ -101,6 +102,7 @@ class StoreThread:
         try:
             store(item)
         except Exception:
-            log.exception("storing a deliver_sm from %s failed; asking the SMSC to retry", item.source)
+            log.exception("storing a deliver_sm from %s failed; asking the SMSC to retry",
+                          mask_address(item.source))
             return False
         return True

@@ -13,7 +13,7 @@ from channels.csv_import import ImportSummary, import_interactions, import_outle
 from channels.csv_reading import ReaderFailed
 from channels.services import seed_business_types
 from smpp.simulator import run_simulator
-from survey import database
+from survey import database, log_masking
 from survey.accounts.models import Role, TokenScope
 from survey.accounts.services import AccountError, create_token, create_user
 from survey.demo import demo_command
@@ -26,6 +26,7 @@ from survey.web.db import get_runtime
 @click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=False, load_dotenv=False)
 def main() -> None:
     """Touchpoint: post-interaction SMS satisfaction surveys."""
+    log_masking.install()  # no subscriber's number in clear in any log line of any command
 
 
 @main.group()

@@ -29,6 +29,7 @@ class Settings:
     api_batch_limit: int = 1000
     host: str = "127.0.0.1"
     port: int = 5000
+    cookie_secure: bool = True  # the session cookie goes over HTTPS only; 0 for a plain-http demo off loopback
 
     smpp_host: str = "127.0.0.1"
     smpp_port: int = 2775

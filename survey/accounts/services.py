@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,6 +19,7 @@ from survey.accounts.throttle import locked_until
 TOKEN_PREFIX = "tp_"
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256  # what the sign-in form accepts
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)  # how precisely a token's last use is kept
 _DUMMY_HASH = generate_password_hash("not a password anyone has")
 
 
@@ -72,7 +73,9 @@ def authenticate_token(db: Session, token: str, *, now: datetime,
         return None
     if row.user_id is not None and not row.user.is_active:
         return None  # a disabled user's tokens stop with the user
-    row.last_used_at = now
+    # At most once a minute: an UPDATE per request would queue every concurrent request on this row.
+    if row.last_used_at is None or now - row.last_used_at >= TOKEN_USE_RESOLUTION:
+        row.last_used_at = now
     return row
 
 

@@ -6,6 +6,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 import templates
+from survey import log_masking
 from survey.runtime import Runtime
 from survey.settings import Settings
 from survey.web import admin, api, apidocs, auth, cases, dashboards, db, exports, headers, ingest, review
@@ -13,16 +14,16 @@ from survey.web import admin, api, apidocs, auth, cases, dashboards, db, exports
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
     """Build the web app on a runtime (settings, clock, database)."""
+    log_masking.install()  # no subscriber's number in clear in any log line
     runtime = runtime or Runtime.build(settings)
     folder = templates.__path__[0]
     app = Flask("touchpoint", template_folder=folder, static_folder=f"{folder}/static",
                 instance_path=str(runtime.settings.instance_path.resolve()))
-    app.config.update(SECRET_KEY=runtime.settings.secret_key, SESSION_COOKIE_HTTPONLY=True,
-                      SESSION_COOKIE_SAMESITE="Lax")
+    app.config.update(SECRET_KEY=runtime.settings.secret_key)
     app.json.ensure_ascii = False
     app.extensions["touchpoint"] = runtime
     app.teardown_appcontext(db.close_session)
-    headers.install(app)
+    headers.install(app, cookie_secure=runtime.settings.cookie_secure)
     auth.login_manager.init_app(app)
     csrf = CSRFProtect(app)
     for token_api in (ingest.bp, api.bp):

@@ -19,7 +19,8 @@ from survey.reports.downloads import DEFAULT_PERIODS, TABLES, download_table
 from survey.reports.scores import outlet_scores
 from survey.reports.tables import BOM, csv_chunks, write_xlsx
 from survey.web.dashboards import CACHE, args, cached, request_selection
-from survey.web.db import get_session
+from survey.accounts import audit
+from survey.web.db import get_runtime, get_session, get_write_session
 
 bp = Blueprint("exports", __name__, url_prefix="/exports")
 log = logging.getLogger("touchpoint.exports")
@@ -29,8 +30,12 @@ FORMATS = ("csv", "xlsx")
 
 
 def _audit(name: str, fmt: str) -> None:
-    log.info("export %s.%s by %s (%s) args=%s", name, fmt, current_user.username, current_user.role,
-             request.query_string.decode("ascii", "replace"))
+    query = request.query_string.decode("ascii", "replace")
+    log.info("export %s.%s by %s (%s) args=%s", name, fmt, current_user.username, current_user.role, query)
+    db = get_write_session()
+    audit.record(db, actor=current_user, action=audit.AuditAction.EXPORTED, target=f"{name}.{fmt}",
+                 now=get_runtime().clock.now(), after={"args": query[:1000]})
+    db.commit()
 
 
 def _csv(chunks, filename: str) -> Response:

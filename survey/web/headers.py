@@ -5,6 +5,10 @@ document's renderer are served from /static, never a CDN). Styles alone may be i
 <style> block and the renderers' computed styles need it; no script ever runs inline. Every
 response but a static file is marked no-store, so a signed-in page (scores, masked numbers) stays
 out of the browser's and any proxy's cache once the user signs out.
+
+The session cookie (and Flask-Login's remember cookie) is HttpOnly, SameSite=Lax and Secure, so
+it never travels over plain HTTP; TOUCHPOINT_COOKIE_SECURE=0 drops Secure for a plain-http
+deployment (browsers still send a Secure cookie to http://localhost and 127.0.0.1).
 """
 from __future__ import annotations
 
@@ -49,6 +53,9 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
-def install(app: Flask) -> None:
-    """Add the security headers to every response of the app."""
+def install(app: Flask, *, cookie_secure: bool = True) -> None:
+    """Add the security headers to every response of the app and harden its cookies."""
+    for cookie in ("SESSION_COOKIE", "REMEMBER_COOKIE"):
+        app.config.update({f"{cookie}_SECURE": cookie_secure, f"{cookie}_HTTPONLY": True,
+                           f"{cookie}_SAMESITE": "Lax"})
     app.after_request(add_security_headers)
