@@ -38,6 +38,15 @@ class Criteria:
     attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
+GENERATED_ATTRIBUTES = ("tier", "brand")  # answers' columns generated from `attributes` (covered by an index)
+
+
+def _answer_attribute(a, name: str):
+    """An attribute of an answer's customer: its generated column where there is one (read from the
+    covering index), the JSON otherwise."""
+    return getattr(a, name) if name in GENERATED_ATTRIBUTES else a.attributes[name].as_string()
+
+
 def _answer_criteria(a, criteria: Criteria | None) -> list:
     if criteria is None:
         return []
@@ -47,7 +56,7 @@ def _answer_criteria(a, criteria: Criteria | None) -> list:
     if criteria.business_types:
         out.append(a.business_type.in_(list(criteria.business_types)))
     for name, values in criteria.attributes:
-        out.append(a.attributes[name].as_string().in_(list(values)))
+        out.append(_answer_attribute(a, name).in_(list(values)))
     return out
 
 
@@ -112,7 +121,7 @@ def load_answer_frame(
                  "business_type": func.coalesce(a.business_type, MISSING)}
     dimensions = [d for d in DIMENSIONS if d in dimensions]
     cols = [available[d].label(d) for d in dimensions]
-    cols += [a.attributes[k].as_string().label(f"attr_{i}") for i, k in enumerate(attributes)]
+    cols += [_answer_attribute(a, k).label(f"attr_{i}") for i, k in enumerate(attributes)]
     cols.append(a.value.label("value"))
     if reasons:
         cols += [cast(a.reasons, String).label("reasons_a"), cast(r.reasons, String).label("reasons_r")]

@@ -75,6 +75,8 @@ class Interaction(Base):
         # The engine's queue: small, and cheap to keep up during a bulk import.
         Index("ix_interactions_unevaluated", "id", sqlite_where=text("evaluated_at IS NULL"),
               postgresql_where=text("evaluated_at IS NULL")),
+        # Covering for the pages' interactions-in-a-window counts (survey/migrations 0009).
+        Index("ix_interactions_ended_cover", "ended_at", "channel", "outlet_id", "business_type_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Computed, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from channels.models import Interaction
@@ -18,7 +19,11 @@ class SurveySession(Base):
     """One survey of one interaction; its state lives here, keyed by the subscriber's number."""
 
     __tablename__ = "survey_sessions"
-    __table_args__ = (Index("ix_survey_sessions_msisdn_state", "msisdn", "state"),)
+    __table_args__ = (
+        Index("ix_survey_sessions_msisdn_state", "msisdn", "state"),
+        # Covering for the pages' sent-in-a-window counts (survey/migrations 0009).
+        Index("ix_survey_sessions_sent_cover", "sent_at", "survey", "interaction_id", "segments_sent"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id"), unique=True)
@@ -155,7 +160,12 @@ class Answer(Base):
     __tablename__ = "answers"
     __table_args__ = (
         UniqueConstraint("session_id", "question"),
-        Index("ix_answers_survey_question_answered", "survey", "question", "answered_at"),
+        # Covering: a page's window of scored answers is read from the index alone, in time order,
+        # instead of one random table read per answer; the second answers "was this session
+        # answered, with which reasons" the same way.
+        Index("ix_answers_scored_cover", "survey", "question", "answered_at", "value", "outlet_code",
+              "business_type", "tier", "brand", "channel", "region", "city", "reasons"),
+        Index("ix_answers_session_cover", "session_id", "question", "survey", "value", "answered_at", "reasons"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -164,7 +174,8 @@ class Answer(Base):
     survey: Mapped[str] = mapped_column(String(64))
     question: Mapped[str] = mapped_column(String(64))
     value: Mapped[int | None] = mapped_column(Integer)
-    reasons: Mapped[list[str]] = mapped_column(default=list)
+    # jsonb on PostgreSQL: a btree key (the covering index below) cannot hold json.
+    reasons: Mapped[list[str]] = mapped_column(JSON().with_variant(JSONB(), "postgresql"), default=list)
     text: Mapped[str] = mapped_column(Text)
     answered_at: Mapped[datetime]
     response_seconds: Mapped[int] = mapped_column(Integer)
@@ -176,6 +187,10 @@ class Answer(Base):
     city: Mapped[str] = mapped_column(String(64))
     business_type: Mapped[str | None] = mapped_column(String(64))
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The attributes pages filter and adjust on, generated from `attributes` by the database (never
+    # written): plain columns a covering index can hold. SQLite's form; 0009 has PostgreSQL's.
+    tier: Mapped[str | None] = mapped_column(String(32), Computed("json_extract(attributes, '$.tier')"))
+    brand: Mapped[str | None] = mapped_column(String(32), Computed("json_extract(attributes, '$.brand')"))
 
 
 class JobLease(Base):
