@@ -32,10 +32,14 @@ from survey.settings import Settings  # noqa: E402
 from survey.jobs.worker import Intervals  # noqa: E402
 
 
-def measure(port: int, count: int, folder: Path) -> tuple[list[float], list[float]]:
+def measure(port: int, count: int, folder: Path, *, database_url: str | None = None,
+            seed: int = 21) -> tuple[list[float], list[float]]:
+    """Per ack: seconds from the I/O thread reading it to its journal line, and to the database commit
+    that records it; on a database of its own in folder unless database_url names one (bench_web)."""
     clock = FrozenClock(datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc))
-    runtime = Runtime.build(Settings(database_url=f"sqlite:///{folder / 'gap.db'}", instance_path=folder,
-                                     smpp_port=port, smpp_window=50, smpp_tps=0, fatigue_days=0), clock=clock)
+    runtime = Runtime.build(Settings(database_url=database_url or f"sqlite:///{folder / 'gap.db'}",
+                                     instance_path=folder, smpp_port=port, smpp_window=50, smpp_tps=0,
+                                     fatigue_days=0), clock=clock)
     database.upgrade(runtime.engine)
     with runtime.session_factory.begin() as db:
         seed_business_types(db)
@@ -78,7 +82,7 @@ def measure(port: int, count: int, folder: Path) -> tuple[list[float], list[floa
         worker.start(Intervals(evaluate=0.1, dispatch=0.1, record=0.1, replies=0.1, expire=5))
         worker.client.wait_bound(10)
         items = list(interactions(count, [row["code"] for row in outlet_rows()], end=clock.now() - timedelta(minutes=6),
-                                  tz=runtime.settings.tz, span=timedelta(minutes=1), seed=21))
+                                  tz=runtime.settings.tz, span=timedelta(minutes=1), seed=seed))
         for start in range(0, count, 500):
             with runtime.writing() as db:
                 record_interactions(db, items[start:start + 500], now=clock.now(), tz=runtime.settings.tz)

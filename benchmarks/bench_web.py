@@ -7,14 +7,20 @@ no statistics, no template): the ratio is what the page adds to its queries. Goa
 300 ms at the median. Also the peak Python memory of a streamed CSV download of a year of answers.
 SQLite always; PostgreSQL too when TOUCHPOINT_TEST_DATABASE_URL names one: it is reset, so name a
 database of the benchmark's own, not the one tests are running on.
+Then the worker on the same database, against the simulator, twice: idle, and while another process
+loads the pages cold one after another (a manager who never stops clicking). Its ack latency (an ack
+read by the I/O thread → the database commit recording it, as in bench_ack_gap) should stay within
+10% of idle: a page's read never blocks the worker's writes.
 Pages keep their results a minute (survey.reports.cache): "cold" clears that cache before every
 load, "warm" is a reload within the minute.
 Usage: python benchmarks/bench_web.py [--answers 1000000] [--runs 7] [--only sqlite|postgresql]
                                       [--sqlite-file PATH (kept, and reused when it has the answers)]
+                                      [--acks 2000 (interactions per worker run; 0: no worker runs)]
 """
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import sys
@@ -28,6 +34,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_ack_gap import measure as ack_latencies  # noqa: E402
+from bench_engine import start_simulator  # noqa: E402
 
 from sqlalchemy import select, text  # noqa: E402
 
@@ -174,7 +183,63 @@ def loaded(url: str, folder: Path, answers: int) -> tuple[Runtime, dict | None]:
     return runtime, load(runtime, answers)
 
 
-def bench(name: str, url: str, answers: int, runs: int) -> None:
+def signed_in(runtime: Runtime, ids: dict[str, int]):
+    """The app and a test client signed in as each of `ids` (who → user id)."""
+    app = create_app(runtime=runtime)
+    clients = {}
+    for who, user_id in ids.items():
+        client = app.test_client()
+        with client.session_transaction() as session:
+            session["_user_id"] = str(user_id)
+        clients[who] = client
+    return app, clients
+
+
+def load_pages(url: str, folder: str, user_id: int, paths: list[str], stop, loads) -> None:
+    """In a process of its own: the pages, cold, one after another until `stop` is set."""
+    runtime = fresh_runtime(url, Path(folder), reset=False)
+    app, clients = signed_in(runtime, {"manager": user_id})
+    cache = app.extensions[CACHE]
+    while not stop.is_set():
+        for path in paths:
+            cache.clear()
+            assert clients["manager"].get(path).status_code == 200, path
+            loads.value += 1
+    runtime.engine.dispose()
+
+
+def worker_beside_pages(url: str, folder: Path, user_id: int, count: int) -> None:
+    """The worker's ack latency on this database, idle and while pages load in another process."""
+    paths = ["/", "/shortboards?by=outlet", "/trends?by=channel"]
+    proc, port = start_simulator()
+    ctx = multiprocessing.get_context("spawn")
+    try:
+        _, idle = ack_latencies(port, count, folder / "idle", database_url=url, seed=31)
+        stop, loads = ctx.Event(), ctx.Value("i", 0)
+        pages = ctx.Process(target=load_pages, args=(url, str(folder), user_id, paths, stop, loads))
+        pages.start()
+        while loads.value == 0 and pages.is_alive():  # the page process is up and loading
+            time.sleep(0.1)
+        started = loads.value
+        _, busy = ack_latencies(port, count, folder / "busy", database_url=url, seed=32)
+        stop.set()
+        pages.join()
+    finally:
+        proc.terminate()
+        proc.wait()
+
+    def figures(values: list[float]) -> tuple[float, float]:
+        ordered = sorted(values)
+        return statistics.median(ordered), ordered[int(len(ordered) * 0.95)]
+
+    (idle_median, idle_p95), (busy_median, busy_p95) = figures(idle), figures(busy)
+    print(f"worker ack latency (ack read → recorded), {len(idle):,} and {len(busy):,} acks: idle median "
+          f"{idle_median * 1000:.1f} ms p95 {idle_p95 * 1000:.1f} ms; during {loads.value - started} cold page loads "
+          f"median {busy_median * 1000:.1f} ms p95 {busy_p95 * 1000:.1f} ms; ratio {busy_median / idle_median:.2f}x "
+          f"median, {busy_p95 / idle_p95:.2f}x p95 (goal: within 1.10x)")
+
+
+def bench(name: str, url: str, answers: int, runs: int, acks: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         runtime, counts = loaded(url, Path(folder), answers)
         if counts:
@@ -192,14 +257,8 @@ def bench(name: str, url: str, answers: int, runs: int) -> None:
             db.add_all([manager, lead])
             db.flush()
             ids = {"manager": manager.id, "lead": lead.id}
-        app = create_app(runtime=runtime)
+        app, clients = signed_in(runtime, ids)
         cache = app.extensions[CACHE]
-        clients = {}
-        for who, user_id in ids.items():
-            client = app.test_client()
-            with client.session_transaction() as session:
-                session["_user_id"] = str(user_id)
-            clients[who] = client
 
         def page(who: str, path: str):
             def get():
@@ -287,6 +346,8 @@ def bench(name: str, url: str, answers: int, runs: int) -> None:
         print(f"answers CSV, 90 days, all outlets: {size / 1e6:,.0f} MB in {took:.1f} s under tracemalloc, "
               f"peak Python memory {peak / 1e6:.1f} MB (streamed)")
         runtime.engine.dispose()
+        if acks:
+            worker_beside_pages(url, Path(folder), ids["manager"], acks)
 
 
 def main() -> None:
@@ -295,6 +356,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     parser.add_argument("--sqlite-file", type=Path)
+    parser.add_argument("--acks", type=int, default=2000)
     args = parser.parse_args()
     targets = []
     if args.only in (None, "sqlite"):
@@ -303,7 +365,7 @@ def main() -> None:
     if args.only in (None, "postgresql") and os.environ.get("TOUCHPOINT_TEST_DATABASE_URL"):
         targets.append(("PostgreSQL", os.environ["TOUCHPOINT_TEST_DATABASE_URL"]))
     for name, url in targets:
-        bench(name, url, args.answers, args.runs)
+        bench(name, url, args.answers, args.runs, args.acks)
 
 
 if __name__ == "__main__":
