@@ -4,6 +4,7 @@ from alembic import context
 from channels.sql.base import Base
 import survey.accounts.models  # noqa: F401
 import survey.models  # noqa: F401
+import survey.packs.models  # noqa: F401
 
 config = context.config
 engine = config.attributes.get("engine")

@@ -9,7 +9,7 @@ import templates
 from survey import log_masking
 from survey.runtime import Runtime
 from survey.settings import Settings
-from survey.web import admin, api, apidocs, auth, cases, dashboards, db, exports, headers, ingest, review
+from survey.web import admin, api, apidocs, auth, cases, dashboards, db, exports, headers, ingest, packs, review
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
@@ -29,6 +29,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     for token_api in (ingest.bp, api.bp):
         csrf.exempt(token_api)  # bearer tokens, not cookies: no browser can be tricked into sending one
     for blueprint in (auth.bp, ingest.bp, api.bp, apidocs.bp, dashboards.bp, exports.bp, admin.bp, review.bp,
-                      cases.bp):
+                      cases.bp, packs.bp):
         app.register_blueprint(blueprint)
     return app
