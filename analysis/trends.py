@@ -325,7 +325,10 @@ def trend_alerts(
     shape = (grouping.size, span)
     n = np.bincount(idx, weights=w, minlength=grouping.size * span).reshape(shape).round()
     x = np.bincount(idx, weights=w * frame.satisfied()[inside], minlength=grouping.size * span).reshape(shape).round()
-    allowance = Allowance(float(tau), 0, 0, False) if tau is not None else _swing_before(n, x, (long_months, short_months))
+    if tau is not None:
+        allowance = Allowance(float(tau), 0, 0, False)
+    else:
+        allowance = _swing_before(n, x, (long_months, short_months))
     tests = []
     for name, months_in in (("short", short_months), ("long", long_months)):
         recent = slice(span - months_in, span)

@@ -200,7 +200,8 @@ def trends():
               for s in found.series]
     report = found.alerts
     alerts = [] if report is None else [
-        {**_keyed(found.by, a), **{name: getattr(a, name) for name in AlertSchema().fields if name not in ("key", "label")}}
+        {**_keyed(found.by, a),
+         **{name: getattr(a, name) for name in AlertSchema().fields if name not in ("key", "label")}}
         for a in report.alerts]
     windows = None if report is None else {
         "baseline": report.baseline, "long": report.long, "short": report.short,

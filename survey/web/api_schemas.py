@@ -281,7 +281,8 @@ class TrendsSchema(Schema):
     alerts = fields.List(fields.Nested(AlertSchema), required=True, metadata={
         "description": "per group and window, against the months before it; alert = significantly worse"})
     windows = fields.Nested(TrendWindowsSchema, allow_none=True, required=True,
-                            metadata={"description": "the months compared and the swing allowed for (null: no answers)"})
+                            metadata={"description": "the months compared and the swing allowed for "
+                                                     "(null: no answers)"})
 
 
 class OutletSchema(Schema):
