@@ -322,6 +322,8 @@ class Worker:
                                         job_defaults={"coalesce": True, "max_instances": 1})
         for name in ("evaluate", "dispatch", "replies", "expire", "escalate"):
             scheduler.add_job(self._guarded(name), "interval", seconds=getattr(intervals, name), id=name)
+        from survey.jobs.packs import INTERVAL_S, scheduled  # report packs (#13): built once per period
+        scheduler.add_job(scheduled(self.runtime, self._now), "interval", seconds=INTERVAL_S, id="packs")
         # One executor thread, so a job due while another runs waits and a late one is skipped by
         # design; APScheduler would log each skip as a warning.
         logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
