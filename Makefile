@@ -42,12 +42,17 @@ bench: $(STAMP)
 
 # The crash campaign (issue #11): the worker killed 20 times over 5,000 interactions, with SIGKILL, with
 # SIGTERM, and with SIGKILL again while subscribers answer every copy of a question they get; about a
-# minute each. Not part of `make test`. SOAK_ARGS adds options to each run, e.g. SOAK_ARGS="--verbose".
+# minute each. Then SMSC faults and load (issue #16): each fault on 5,000 messages, and the ingest API under
+# 50 clients for 60 s and the dashboards under 20 users against gunicorn on PostgreSQL (a database of the
+# bench's own). Not part of `make test`. SOAK_ARGS adds options to each campaign run, e.g.
+# SOAK_ARGS="--verbose"; LOAD_ARGS to the load run, e.g. LOAD_ARGS="--database postgresql+psycopg://…/mine".
 soak: $(STAMP)
 	$(BIN)/python benchmarks/crash_campaign.py --interactions 5000 --kills 20 --signal KILL $(SOAK_ARGS)
 	$(BIN)/python benchmarks/crash_campaign.py --interactions 5000 --kills 20 --signal TERM $(SOAK_ARGS)
 	$(BIN)/python benchmarks/crash_campaign.py --interactions 5000 --kills 20 --signal KILL --answer-copies \
 		--seed 2 $(SOAK_ARGS)
+	$(BIN)/python benchmarks/bench_faults.py --messages 5000
+	$(BIN)/python benchmarks/bench_load.py --seconds 60 $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) instance build *.egg-info
