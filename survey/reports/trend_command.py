@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from analysis.frame import AnswerFrame
 from analysis.queries import DIMENSIONS, Criteria, interaction_counts, load_answer_frame
-from analysis.trends import RatioSeries, TrendAlert, TrendAlerts, dissatisfied_per_10k, trend_alerts
+from analysis.trends import Allowance, RatioSeries, TrendAlert, TrendAlerts, dissatisfied_per_10k, trend_alerts
 from channels.taxonomy import parse_channel
 
 
@@ -158,6 +158,14 @@ def trends_json(by: Sequence[str], found: TrendAlerts, per_10k: Sequence[RatioSe
     return json.dumps(out, ensure_ascii=False, indent=2)
 
 
+def _allowance_text(a: Allowance) -> str:
+    if not a.estimated:
+        return f"month-to-month swing allowed for: {a.tau * 100:.2f} points (sd, given)"
+    if not a.groups:
+        return "month-to-month swing: not estimable (no group has two months before the windows), sampling error only"
+    return f"month-to-month swing allowed for: {a.tau * 100:.2f} points (sd, estimated from {a.groups} groups)"
+
+
 def trends_text(by: Sequence[str], found: TrendAlerts, per_10k: Sequence[RatioSeries] | None) -> str:
     """The windows and allowance, then the deteriorated and the improved groups apart."""
     a = found.allowance
@@ -166,9 +174,7 @@ def trends_text(by: Sequence[str], found: TrendAlerts, per_10k: Sequence[RatioSe
 
     lines = [f"trends by {','.join(by) or 'all'}: short window {months(found.short)} against "
              f"{months(found.short_baseline)}, long window {months(found.long)} against {months(found.baseline)}",
-             f"month-to-month swing allowed for: {a.tau * 100:.2f} points (sd, "
-             + (f"estimated from {a.groups} groups)" if a.estimated else "given)")
-             + f"; FDR {found.alpha:g} per direction; windows under {found.min_n} answers untested"]
+             _allowance_text(a) + f"; FDR {found.alpha:g} per direction; windows under {found.min_n} answers untested"]
     tested = sum(math.isfinite(x.p) for x in found.alerts)
     for title, items in (("deteriorated", found.deteriorated()), ("improved", found.improved())):
         lines.append(f"\n{title}: {len({x.key for x in items})} groups ({tested} group windows tested)")

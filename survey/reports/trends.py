@@ -82,6 +82,7 @@ class TrendPage:
     baseline: tuple[date, date]
     per_10k: Per10k | None
     allowance: float | None = None  # sd of ordinary month-to-month swings (a proportion)
+    allowance_groups: int = 0  # groups it was estimated from (0: none had two months before the windows)
 
     @property
     def short(self) -> tuple[date, date]:
@@ -162,7 +163,8 @@ def trend_page(db: Session, sel: Selection, *, by: tuple[str, ...], grain: str =
             r = ratio[0]
             per_10k = Per10k(r.periods, r.dissatisfied, r.interactions, r.per_10k)
     return TrendPage(by, grain, tuple(Series(label(s.key), s.periods, s.n, s.rate, s.low, s.high)
-                                      for s in series), alert_rows, recent, baseline, per_10k, found.allowance.tau)
+                                      for s in series), alert_rows, recent, baseline, per_10k, found.allowance.tau,
+                     found.allowance.groups)
 
 
 def trend_table(page: TrendPage, sel: Selection) -> Table:
@@ -187,7 +189,8 @@ def alerts_table(page: TrendPage, sel: Selection) -> Table:
                    r(a.change), r(a.se), None if a.p is None else float(f"{a.p:.4g}"),
                    None if a.q is None else float(f"{a.q:.4g}"), "恶化" if a.alert else "改善" if a.improved else "")
     name = f"alerts-{'-'.join(page.by) or 'all'}-{page.recent[0]}_{page.recent[1]}"
-    allowance = "" if page.allowance is None else f"，月度波动允许 {page.allowance * 100:.1f} 个百分点"
+    allowance = ("" if page.allowance is None else f"，月度波动允许 {page.allowance * 100:.1f} 个百分点"
+                 if page.allowance_groups else "，窗口前月份不足，只计抽样误差")
     return Table(name, f"趋势预警{allowance}", ("分组", "窗口", "近期n", "近期满意度", f"前{BASELINE_MONTHS}个月n",
                                          "基期满意度", "变化", "标准误", "p值", "q值", "预警"), rows())
 

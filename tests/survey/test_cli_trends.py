@@ -65,6 +65,20 @@ def test_trends_as_text(app, answers_csv):
     assert "c03" in deteriorated and "c05" not in deteriorated and "c05" in improved
 
 
+def test_with_no_months_before_the_windows_the_swing_is_said_to_be_not_estimable(app, tmp_path):
+    path = tmp_path / "two-months.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["answered_at", "channel", "region", "city", "outlet", "business_type", "value", "reasons"])
+        for month, satisfied in ((10, 90), (11, 60)):
+            for i in range(100):
+                writer.writerow([f"2026-{month:02d}-05T03:00:00+00:00", "hotline", "华南", "广州", "H1", "缴费",
+                                 1 if i < satisfied else 4, ""])
+    out = run(app, "--answers", str(path), "--by", "city").stdout
+    assert "not estimable" in out and "sampling error only" in out
+    assert "广州" in out.split("\nimproved:")[0]  # 90% -> 60% on sampling error alone
+
+
 @pytest.mark.parametrize("args, named", [
     (("--channel", "fax"), "--channel"), (("--by", "staff"), "--by"), (("--month", "2026-13"), "--month"),
 ])
