@@ -20,20 +20,23 @@ from analysis.drivers import ReasonDriver, drivers_of, reason_drivers
 from analysis.frame import AnswerFrame, group_rows, parent_of, reason_table
 from analysis.spread import (
     EmpiricalNull, FunnelLimits, Overdispersion, empirical_null, fit_beta_binomial, funnel_limits,
-    posterior_interval, shrink, spread_lower,
+    posterior_interval, robust_null, shrink, spread_lower,
 )
 from analysis.stats import adjust, hypergeom_lower, mann_whitney_counts, wilson
 
 ROLLUP = {"outlet": "city", "city": "region"}
 SMALL_FAMILY = 20  # up to this many groups Holm (family-wise) adjusts, above it BH (FDR)
 MIN_GROUPS_FOR_SPREAD = 20  # tau^2 from fewer groups is too noisy to widen anything
+MIN_GROUPS_FOR_CENTRAL_FIT = 200  # fewer: the null is fitted by the median absolute deviation
 # Groups with q below this are set aside when the natural spread is estimated: likely short boards
 # would inflate it and hide each other. Looser than alpha to set more of them aside; looser still
 # began to set aside ordinary groups and let false alarms through (benchmarks/bench_shortboards.py).
 EXCLUDE_Q = 0.2
-# tau^2 is taken half a standard error above its estimate: an estimate that happens to be low turns
-# natural spread into false alarms, while one that is a bit high costs only a little recall.
-SPREAD_MARGIN = 0.5
+# tau^2 is taken a quarter of a standard error above its estimate: one that happens to be low
+# turns natural spread into false alarms, one that is high costs recall. Measured with 1,500
+# outlets and 3 points of spread (benchmarks/bench_shortboards.py, 10 runs): recall 32.0% at 0,
+# 30.0% at 0.25, 26.1% at 0.5 (the oracle 38.9%), FDR 3-4% at all three.
+SPREAD_MARGIN = 0.25
 # The adjusted view is the headline when satisfaction differs across the case-mix cells beyond
 # chance (chi-square over business type x tier); otherwise adjusting changes nothing that matters.
 CASE_MIX_P = 0.001
@@ -237,14 +240,24 @@ def _units(frame: AnswerFrame, grouping, n_group: np.ndarray, scope_of_group: np
     return unit, labels, keys, pooled, not_enough
 
 
+def null_fit(x: np.ndarray, n: np.ndarray, target: np.ndarray, scale: np.ndarray) -> EmpiricalNull:
+    """The natural spread's null: Efron's central-matching fit with enough groups to fill its
+    window, the median absolute deviation below that (benchmarks/bench_shortboards.py measured
+    both: with 1,500 outlets the central fit keeps more recall; with 35 cells it runs away
+    where the median fit does not)."""
+    if len(n) >= MIN_GROUPS_FOR_CENTRAL_FIT:
+        return empirical_null(x, n, target, scale=scale)
+    return robust_null(x, n, target, scale=scale)
+
+
 def _spread_test(x, n, expected_rate, scale, unit_scope, n_scopes, testable, p_exact, *, method: str,
                  alpha: float, overdispersed: bool) -> tuple[np.ndarray, np.ndarray, Overdispersion,
                                                            EmpiricalNull | None]:
     """Lower-tail p-values allowing for natural spread, its estimate, and adjusted q-values.
 
-    The natural spread is Efron's empirical null fitted by central matching (analysis.spread):
-    only the groups near the centre shape it, so short boards, however many or large, cannot
-    inflate it and hide each other. Targets are first re-centred per scope on the groups not set
+    The natural spread is Efron's empirical null fitted by central matching (analysis.spread;
+    by the median absolute deviation when there are few groups): only the groups near the
+    centre shape it, so short boards, however many or large, cannot inflate it and hide each other. Targets are first re-centred per scope on the groups not set
     aside (q below EXCLUDE_Q), so a big short cell does not drag its scope's other cells up;
     the null's own centre shift (delta) then applies to all. `scale` is each unit's share of the
     spread (1 for a group, sum n_j^2 / (sum n_j)^2 for a pool of groups). Without spread (or
@@ -263,7 +276,7 @@ def _spread_test(x, n, expected_rate, scale, unit_scope, n_scopes, testable, p_e
         exp = np.bincount(unit_scope[keep], weights=(n * expected_rate)[keep], minlength=n_scopes)
         ratio = np.where(exp > 0, obs / np.maximum(exp, 1e-12), 1.0)
         target = np.clip(expected_rate * ratio[unit_scope], 1e-9, 1 - 1e-9)
-        fit = empirical_null(x[testable], n[testable], target[testable], scale=scale[testable])
+        fit = null_fit(x[testable], n[testable], target[testable], scale[testable])
         tau2 = fit.tau2_at(SPREAD_MARGIN)
         p[testable] = spread_lower(x[testable], n[testable], fit.centre(target[testable]),
                                    tau2 * scale[testable], level=fit.level)

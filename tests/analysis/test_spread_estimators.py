@@ -8,7 +8,7 @@ from scipy.special import expit, logit
 
 from analysis.casemix import cells_differ
 from analysis.spread import (
-    BetaPrior, _truncated_nll, empirical_null, overdispersion, posterior_interval, spread_lower,
+    BetaPrior, _truncated_nll, empirical_null, overdispersion, posterior_interval, robust_null, spread_lower,
 )
 
 
@@ -96,3 +96,16 @@ def test_spread_lower_takes_a_spread_per_group():
     alone = [spread_lower(x[i:i + 1], n[i:i + 1], mean[i:i + 1], tau2[i], level=0.85)[0] for i in range(3)]
     assert np.allclose(together, alone)
     assert together[1] == pytest.approx(sps.binom.cdf(70, 90, 0.85) - 0.5 * sps.binom.pmf(70, 90, 0.85))
+
+
+def test_robust_null_with_equal_groups_is_the_median_absolute_deviation_less_the_noise():
+    rng = np.random.default_rng(9)
+    n = np.full(35, 3000)
+    x = rng.binomial(n, expit(logit(0.85) + rng.normal(0, 0.1, 35)))
+    x[:5] = 1700  # five short groups far down move a median by little
+    d = np.log((x + 0.5) / (n - x + 0.5)) - logit(0.85)
+    v = 1 / (3000 * 0.85 * 0.15)
+    mad = np.median(np.abs(d - np.median(d)))
+    fit = robust_null(x, n, 0.85, level=0.5)
+    assert fit.delta == pytest.approx(np.median(d))
+    assert fit.tau2 == pytest.approx(((mad / sps.norm.ppf(0.75)) ** 2 - v) * 0.25 ** 2, rel=1e-6)
