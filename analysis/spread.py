@@ -235,6 +235,29 @@ class EmpiricalNull:
 NULL_WINDOW = (-1.5, 2.0)
 
 
+def _logit_deviations(x, n, target, scale, level: float | None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Per group with answers: logit(rate) - logit(target), its binomial variance, its spread
+    share; and the level at which logit-scale variances convert to the probability scale.
+
+    On the logit scale, where spread_lower puts the spread: rates near 100% have a longer lower
+    tail in probability terms, which a normal fit there would mistake for extra spread (or,
+    windowed, for a shifted centre). Empirical logits with the usual half-count correction. The
+    variances are reported on the probability scale at `level` (the delta method, the n-weighted
+    mean target by default), the conversion spread_lower undoes.
+    """
+    x = np.asarray(x, float)
+    n = np.asarray(n, float)
+    keep = n > 0
+    p0 = np.clip(np.broadcast_to(np.asarray(target, float), n.shape)[keep], 1e-9, 1 - 1e-9)
+    sc = np.broadcast_to(np.asarray(scale, float), n.shape)[keep]
+    x, n = x[keep], n[keep]
+    if level is None:
+        level = float(np.average(p0, weights=n)) if len(n) else 0.5
+    d = np.log((x + 0.5) / (n - x + 0.5)) - special.logit(p0)
+    return d, 1 / (n * p0 * (1 - p0)), sc, level
+
+
 def _truncated_nll(params: np.ndarray, d: np.ndarray, v: np.ndarray, scale: np.ndarray,
                    lo: np.ndarray, hi: np.ndarray) -> float:
     delta, tau = params
@@ -254,25 +277,11 @@ def empirical_null(x: np.ndarray, n: np.ndarray, target: np.ndarray | float, *,
     maximises the likelihood of the groups inside the window, truncated to it, so the fit uses
     the shape of the centre only, whatever lies in the tails.
     """
-    x = np.asarray(x, float)
-    n = np.asarray(n, float)
-    keep = n > 0
-    p0 = np.clip(np.broadcast_to(np.asarray(target, float), n.shape)[keep], 1e-9, 1 - 1e-9)
-    sc = np.broadcast_to(np.asarray(scale, float), n.shape)[keep]
-    x, n = x[keep], n[keep]
-    groups = len(n)
-    if level is None:
-        level = float(np.average(p0, weights=n)) if groups else 0.5
-    # Logit-scale variances are reported on the probability scale at `level` (the delta method),
-    # the conversion spread_lower undoes.
+    d, v, sc, level = _logit_deviations(x, n, target, scale, level)
+    groups = len(d)
     to_prob = (level * (1 - level)) ** 2
     if groups < 3:
         return EmpiricalNull(0.0, 0.0, 0.0, level, groups, groups, 1.0)
-    # On the logit scale, where spread_lower puts the spread: rates near 100% have a longer lower
-    # tail in probability terms, which a normal fit there would mistake for extra spread (or,
-    # windowed, for a shifted centre). Empirical logits with the usual half-count correction.
-    d = np.log((x + 0.5) / (n - x + 0.5)) - special.logit(p0)
-    v = 1 / (n * p0 * (1 - p0))
     # Pilot: the median and the interquartile range (1.349 sd for a normal) of the z-scores.
     z = d / np.sqrt(v)
     q1, med, q3 = np.quantile(z, [0.25, 0.5, 0.75])
@@ -359,20 +368,11 @@ def robust_null(x: np.ndarray, n: np.ndarray, target: np.ndarray | float, *,
     their spread is not normal (a flat spread lets the truncated likelihood prefer an infinite
     tau2); short boards move it only as far as they move a median.
     """
-    x = np.asarray(x, float)
-    n = np.asarray(n, float)
-    keep = n > 0
-    p0 = np.clip(np.broadcast_to(np.asarray(target, float), n.shape)[keep], 1e-9, 1 - 1e-9)
-    sc = np.broadcast_to(np.asarray(scale, float), n.shape)[keep]
-    x, n = x[keep], n[keep]
-    groups = len(n)
-    if level is None:
-        level = float(np.average(p0, weights=n)) if groups else 0.5
+    d, v, sc, level = _logit_deviations(x, n, target, scale, level)
+    groups = len(d)
     to_prob = (level * (1 - level)) ** 2
     if groups < 3:
         return EmpiricalNull(0.0, 0.0, 0.0, level, groups, groups, 1.0)
-    d = np.log((x + 0.5) / (n - x + 0.5)) - special.logit(p0)
-    v = 1 / (n * p0 * (1 - p0))
     delta = float(np.median(d))
     dev = np.abs(d - delta)
 
