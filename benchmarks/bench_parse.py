@@ -4,9 +4,11 @@ Run from the repo root: `python benchmarks/bench_parse.py`. Prints the parser's 
 baseline measured in the same run (NFKC plus one regex search per text), so the ratio stays
 comparable across machines. Goal: at least 50,000 replies/s on the realistic mix.
 
-Two parser figures: "realistic" starts every timed pass with an empty memo, so each distinct
+Three parser figures: "realistic" starts every timed pass with an empty memo, so each distinct
 reply is parsed in full once and its repeats are remembered, as in production; "cold" turns the
-memo off and parses every reply in full.
+memo off and parses every reply in full; "stories" parses the labelled story corpus
+(tests/data/replies_stories.jsonl: long replies that reach the story patterns and the n-gram model)
+in full, memo off, the worst case the parser meets.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from survey.replies import parser  # noqa: E402
 from survey.replies.parser import clear_memo, parse_reply  # noqa: E402
 
 DEV_FILE = ROOT.parent / "shared" / "data" / "replies_dev.jsonl"
+STORIES_FILE = ROOT / "tests" / "data" / "replies_stories.jsonl"
 GOAL = 50_000
 
 # Shapes people wrap answers in, and extra content they add.
@@ -56,6 +59,14 @@ def _mix(surveys: dict, count: int, seed: int = 7) -> list[tuple[Question, str]]
     return cases
 
 
+def _stories(surveys: dict) -> list[tuple[Question, str]]:
+    """The story corpus's replies with their questions (empty when the file is absent)."""
+    if not STORIES_FILE.is_file():
+        return []
+    cases = [json.loads(line) for line in STORIES_FILE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [(surveys[c["survey"]].question(c["question"]), c["text"]) for c in cases]
+
+
 def _rate(run, cases: list, repeat: int = 5) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -81,12 +92,15 @@ def _baseline(cases: list) -> None:
 
 def main() -> int:
     """Measure and print the figures."""
-    cases = _mix(load_surveys(), 20_000)
-    _parse_all(cases[:200])  # compile questions and load lexicons outside the timing
+    surveys = load_surveys()
+    cases = _mix(surveys, 20_000)
+    stories = _stories(surveys)
+    _parse_all(cases[:200] + stories[:20])  # compile questions, load lexicons and the model outside the timing
     parser_rate = _rate(_parse_all, cases)
     limit, parser.MEMO_LIMIT = parser.MEMO_LIMIT, 0
     try:
         cold_rate = _rate(_parse_all, cases)
+        stories_rate = _rate(_parse_all, stories) if stories else 0.0
     finally:
         parser.MEMO_LIMIT = limit
     baseline_rate = _rate(_baseline, cases)
@@ -94,9 +108,12 @@ def main() -> int:
     print(f"replies: {len(cases)}, distinct: {distinct} (dev file {'included' if DEV_FILE.is_file() else 'absent'})")
     print(f"parse_reply, realistic mix: {parser_rate:,.0f} replies/s (goal {GOAL:,})")
     print(f"parse_reply, cold (memo off): {cold_rate:,.0f} replies/s")
+    if stories:
+        print(f"parse_reply, stories (memo off, {len(stories)} replies): {stories_rate:,.0f} replies/s")
     print(f"baseline (NFKC + one regex search): {baseline_rate:,.0f} texts/s")
     print(f"ratio realistic/baseline: {parser_rate / baseline_rate:.3f}, "
-          f"cold/baseline: {cold_rate / baseline_rate:.3f}")
+          f"cold/baseline: {cold_rate / baseline_rate:.3f}"
+          + (f", stories/baseline: {stories_rate / baseline_rate:.3f}" if stories else ""))
     # A figure, not a test: a busy machine must not fail `make bench`.
     print(f"goal met: {'yes' if parser_rate >= GOAL else 'no'}")
     return 0

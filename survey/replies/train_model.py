@@ -1,9 +1,9 @@
 """Train the reason model (survey/replies/data/reason_model.yaml) from the labelled corpus.
 
-    python -m survey.replies.train_model [--corpus FILE] [--extra FILE ...] [--out FILE]
+    python -m survey.replies.train_model [--corpus FILE ...] [--extra FILE ...] [--out FILE]
 
-Needs only numpy and PyYAML (no database, no `touchpoint`). Trains on the corpus's training part
-(never its held-out quarter, see survey.replies.corpus), on any extra labelled JSONL files (labels
+Needs only numpy and PyYAML (no database, no `touchpoint`). Trains on the corpora's training parts
+(never their held-out parts, see survey.replies.corpus), on any extra labelled JSONL files (labels
 from the review queue, exported in the same format) and on the reason lexicon's own phrases.
 Deterministic: zero initial weights, full-batch steps in a fixed order. The confidence threshold is
 the lowest at which the model's named reasons are right at least 90% of the time in 4-fold
@@ -20,7 +20,7 @@ import numpy as np
 import yaml
 
 from survey.reasons import REASON_CODES
-from survey.replies.corpus import CORPUS_FILE, read_cases, split
+from survey.replies.corpus import CORPUS_FILE, STORIES_FILE, held_out_share, read_cases, split
 from survey.replies.ngram_model import MODEL_FILE, NGRAM_SIZES, NgramModel, ngrams
 from survey.replies.normalize import LEXICON_DIR, normalise
 
@@ -115,11 +115,17 @@ def choose_threshold(cases: list[dict], extra: list[tuple[str, str, float]]) -> 
 def main(argv: list[str] | None = None) -> int:
     """Train and write the model; prints what it trained on."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path, default=CORPUS_FILE)
+    parser.add_argument("--corpus", type=Path, action="append",
+                        help="labelled JSONL whose held-out part is kept out (default: both corpora)")
     parser.add_argument("--extra", type=Path, action="append", default=[], help="more labelled JSONL (all used)")
     parser.add_argument("--out", type=Path, default=MODEL_FILE)
     args = parser.parse_args(argv)
-    training, held_out = split(list(read_cases(args.corpus)))
+    training: list[dict] = []
+    held_out: list[dict] = []
+    for path in args.corpus or (CORPUS_FILE, STORIES_FILE):
+        parts = split(list(read_cases(path)), held_out_share(path))
+        training += parts[0]
+        held_out += parts[1]
     extra_cases = [case for path in args.extra for case in read_cases(path)]
     extra = lexicon_samples() + reply_samples(extra_cases)
     threshold = choose_threshold(training, extra)
