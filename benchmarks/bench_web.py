@@ -130,7 +130,7 @@ def load(runtime: Runtime, answers: int, seed: int = 5) -> dict:
             common = {"session_id": i + 1, "inbound_id": None, "survey": "csat-default", "answered_at": at,
                       "response_seconds": 420, "msisdn": phone, "channel": channel, "outlet_code": code,
                       "region": place["region"], "city": place["city"], "business_type": business[biz[i]],
-                      "attributes": attrs}
+                      "attributes": attrs, "tier": attrs["tier"], "brand": attrs["brand"]}
             v = int(value[i])
             ans.append({"id": 2 * i + 1, "question": "satisfaction", "value": v, "reasons": [], "text": str(v),
                         **common})

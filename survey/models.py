@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Computed, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -164,7 +164,7 @@ class Answer(Base):
         # instead of one random table read per answer; the second answers "was this session
         # answered, with which reasons" the same way.
         Index("ix_answers_scored_cover", "survey", "question", "answered_at", "value", "outlet_code",
-              "business_type", "tier", "brand", "channel", "region", "city", "reasons"),
+              "business_type", "tier", "brand", "channel", "region", "city", "reasons", "session_id"),
         Index("ix_answers_session_cover", "session_id", "question", "survey", "value", "answered_at", "reasons"),
     )
 
@@ -187,10 +187,16 @@ class Answer(Base):
     city: Mapped[str] = mapped_column(String(64))
     business_type: Mapped[str | None] = mapped_column(String(64))
     attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # The attributes pages filter and adjust on, generated from `attributes` by the database (never
-    # written): plain columns a covering index can hold. SQLite's form; 0009 has PostgreSQL's.
-    tier: Mapped[str | None] = mapped_column(String(32), Computed("json_extract(attributes, '$.tier')"))
-    brand: Mapped[str | None] = mapped_column(String(32), Computed("json_extract(attributes, '$.brand')"))
+    # The attributes pages filter and adjust on, copied from `attributes` at insert: plain columns a
+    # covering index can hold (SQLite does not read a generated column's value from an index).
+    tier: Mapped[str | None] = mapped_column(String(32), default=lambda ctx: _attribute(ctx, "tier"))
+    brand: Mapped[str | None] = mapped_column(String(32), default=lambda ctx: _attribute(ctx, "brand"))
+
+
+def _attribute(context, name: str) -> str | None:
+    """An inserted answer's customer attribute `name` (for its column of the same name)."""
+    value = (context.get_current_parameters().get("attributes") or {}).get(name)
+    return None if value is None else str(value)
 
 
 class JobLease(Base):

@@ -5,12 +5,12 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 import survey.models  # noqa: F401 - registers the survey tables on the shared metadata
 from analysis.metrics import group_metrics
-from analysis.queries import interaction_counts, load_answer_frame, response_list, sent_counts
+from analysis.queries import Criteria, interaction_counts, load_answer_frame, response_list, sent_counts
 from analysis.shortboard import shortboard_report
 from analysis.trends import period_of
 from channels.models import BusinessType, City, Interaction, Outlet, Region
@@ -128,3 +128,24 @@ def test_sent_and_interaction_counts_by_business_type_use_the_key_answers_carry(
     tagged = interaction_tags(db, {interaction.id})[interaction.id]["business_type"]  # what an answer carries
     assert set(sent_counts(db, by=("business_type",))) == {(tagged,)}
     assert set(interaction_counts(db, by=("business_type",)).keys) == {(tagged,)}
+
+
+def test_tier_and_brand_are_copied_from_the_attributes_by_every_kind_of_insert(db):
+    # The pages filter and adjust on these columns (covered by an index), so an answer stored
+    # without them would drop out of every tier or brand filter.
+    seed(db)
+    orm = db.scalars(select(Answer).where(Answer.attributes["tier"].as_string() == "gold")).all()
+    assert orm and {a.tier for a in orm} == {"gold"} and {a.brand for a in orm} == {None}
+    common = {c: getattr(orm[0], c) for c in ("survey", "answered_at", "response_seconds", "msisdn", "channel",
+                                             "outlet_code", "region", "city", "business_type", "text", "reasons")}
+    sessions = db.scalars(select(SurveySession.id).where(SurveySession.sent_at.is_(None))).all()
+    db.execute(insert(Answer.__table__), [  # executemany, as the engine's steps store answers
+        {**common, "session_id": sessions[0], "question": "satisfaction", "value": 2,
+         "attributes": {"tier": "vip", "brand": "全球通"}},
+        {**common, "session_id": sessions[0], "question": "recommend", "value": 9, "attributes": {"brand": 7}},
+    ])
+    stored = {q: (tier, brand) for q, tier, brand in db.execute(
+        select(Answer.question, Answer.tier, Answer.brand).where(Answer.session_id == sessions[0]))}
+    assert stored == {"satisfaction": ("vip", "全球通"), "recommend": (None, "7")}
+    vip = load_answer_frame(db, criteria=Criteria(attributes=(("tier", ("vip",)),)), attributes=("brand",))
+    assert vip.total == 1 and list(vip.columns["brand"].values()) == ["全球通"]

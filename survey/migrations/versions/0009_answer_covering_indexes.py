@@ -1,4 +1,4 @@
-"""answers: tier and brand generated from the attributes, reasons as jsonb on PostgreSQL; covering
+"""answers: tier and brand copied from the attributes, reasons as jsonb on PostgreSQL; covering
 indexes so the pages read a window of scored answers, sessions sent and interactions ended (and
 whether each session was answered, with which reasons) from indexes alone
 
@@ -17,7 +17,7 @@ branch_labels = None
 depends_on = None
 
 COVER = ['survey', 'question', 'answered_at', 'value', 'outlet_code', 'business_type', 'tier', 'brand', 'channel',
-         'region', 'city', 'reasons']
+         'region', 'city', 'reasons', 'session_id']
 
 
 def upgrade() -> None:
@@ -25,10 +25,9 @@ def upgrade() -> None:
     if postgres:
         op.alter_column('answers', 'reasons', type_=postgresql.JSONB(), postgresql_using='reasons::jsonb')
     for name in ('tier', 'brand'):
-        # VIRTUAL on SQLite (ALTER TABLE cannot add a STORED one; the index stores the values);
-        # PostgreSQL only has STORED.
-        expression = f"attributes->>'{name}'" if postgres else f"json_extract(attributes, '$.{name}')"
-        op.add_column('answers', sa.Column(name, sa.String(32), sa.Computed(expression, persisted=postgres or None)))
+        op.add_column('answers', sa.Column(name, sa.String(32)))
+        value = f"attributes->>'{name}'" if postgres else f"json_extract(attributes, '$.{name}')"
+        op.execute(f"UPDATE answers SET {name} = {value}")
     op.drop_index('ix_answers_survey_question_answered', table_name='answers')
     op.create_index('ix_answers_scored_cover', 'answers', COVER)
     op.create_index('ix_answers_session_cover', 'answers', ['session_id', 'question', 'survey', 'value', 'answered_at',
