@@ -10,6 +10,9 @@ The journal is cut into files: once the current one passes `limit` bytes, the ne
 (renames it `acks.N.journal`) and returns its path; the owner deletes a sealed file once every
 result written before the seal is committed. Lines are JSON, and a line cut short by a crash is
 skipped on replay: its ack was never complete on disk, so its message is sent again, as before.
+
+A journal has one writer: with several workers each has its own folder (the survey engine names it
+after the worker's id), and another process reads a folder only once its owner is dead.
 """
 from __future__ import annotations
 
@@ -44,6 +47,8 @@ class AckJournal:
 
     def files(self) -> list[Path]:
         """Every journal file present, oldest first (sealed ones in order, then the current one)."""
+        if not self.directory.is_dir():
+            return []
         sealed = sorted((int(m.group(1)), p) for p in self.directory.iterdir() if (m := _SEALED.fullmatch(p.name)))
         return [p for _, p in sealed] + ([self.path] if self.path.exists() else [])
 
@@ -51,7 +56,11 @@ class AckJournal:
         """The results in every journal file, in the order they were written."""
         results = []
         for path in self.files():
-            for number, line in enumerate(path.read_bytes().split(b"\n"), start=1):
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:  # deleted since it was listed, once its results were committed
+                continue
+            for number, line in enumerate(data.split(b"\n"), start=1):
                 if not line:
                     continue
                 try:
@@ -88,6 +97,8 @@ class AckJournal:
             self._fd = None
 
     def _open(self) -> None:
+        # A worker that took this folder over for a dead owner may have removed it meanwhile.
+        self.directory.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._size = os.fstat(self._fd).st_size
 

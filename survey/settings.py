@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+import socket
 import tomllib
 from dataclasses import dataclass, field, fields
 from datetime import time
@@ -11,6 +13,7 @@ from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PREFIX = "TOUCHPOINT_"
+WORKER_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class SettingsError(ValueError):
@@ -58,6 +61,12 @@ class Settings:
     stale_hours: int = 24
     reply_window_hours: int = 24
     survey_end_hours: int = 48
+
+    # Several workers on one database (survey.jobs.claims, survey.jobs.leases): each worker's name on
+    # its claims and its ack journal's folder (unique per process; empty: hostname-pid), and how long a
+    # claim outlives a worker that stopped renewing it before the others take its work over.
+    worker_id: str = ""
+    lease_seconds: int = 60
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -69,6 +78,11 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.instance_path / 'touchpoint.db').resolve()}"
+
+    @property
+    def worker_name(self) -> str:
+        """This worker's id: TOUCHPOINT_WORKER_ID, or hostname-pid (a restart is a new worker)."""
+        return self.worker_id or f"{host_worker_prefix()}{os.getpid()}"
 
     def mapping(self, name: str) -> dict[str, str]:
         """A "key=value,key=value" setting as a dict; SettingsError names the variable."""
@@ -82,6 +96,11 @@ class Settings:
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes)
+
+
+def host_worker_prefix() -> str:
+    """What default worker ids on this host start with (the hostname, as a worker id may spell it)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname()[:48]) + "-"
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -105,6 +124,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         settings.tz
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise SettingsError(f"{PREFIX}TIMEZONE: unknown time zone {settings.timezone!r}") from exc
+    if settings.worker_id and not WORKER_ID.fullmatch(settings.worker_id):
+        # It names a folder (the ack journal) and a lease row: no path separators, no surprises.
+        raise SettingsError(f"{PREFIX}WORKER_ID: {settings.worker_id!r} must be 1-64 letters, digits, '.', '_' or '-'")
+    if settings.lease_seconds < 5:
+        raise SettingsError(f"{PREFIX}LEASE_SECONDS: {settings.lease_seconds} is too short (at least 5 seconds)")
     return settings
 
 

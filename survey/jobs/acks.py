@@ -28,8 +28,16 @@ MAX_ATTEMPTS = 5
 SEGMENT_COLUMNS = ("message_id", "seq", "smsc_id", "smsc_id_alt", "receipt_status", "receipt_error", "receipt_at")
 
 
-def record_submit_results(db: Session, results: Iterable[SubmitResult], *, now: datetime, ctx: Context) -> None:
+ANY_CLAIM = object()
+
+
+def record_submit_results(db: Session, results: Iterable[SubmitResult], *, now: datetime, ctx: Context,
+                          claimed_by: object = ANY_CLAIM) -> None:
     """Store each segment's SMSC id; a message is ACKED when all its segments are, or FAILED.
+
+    A journal replayed is recorded with claimed_by, its worker's id (None: a journal from before
+    claims): only messages still SUBMITTING under that worker's claim take its acks. One taken over
+    and sent again by another worker since is that worker's to record.
 
     Acks come by the thousand: rows and bulk statements here; a failure (rare) goes the ORM way.
     """
@@ -38,7 +46,8 @@ def record_submit_results(db: Session, results: Iterable[SubmitResult], *, now: 
         return
     ids = {int(r.key) for r in results}
     messages = {row.id: row for row in db.execute(
-        select(OutboundMessage.id, OutboundMessage.state, OutboundMessage.session_id, OutboundMessage.purpose)
+        select(OutboundMessage.id, OutboundMessage.state, OutboundMessage.session_id, OutboundMessage.purpose,
+               OutboundMessage.claimed_by)
         .where(OutboundMessage.id.in_(ids)))}
     acked: dict[int, set[int]] = {}
     for message_id, seq in db.execute(select(OutboundSegment.message_id, OutboundSegment.seq)
@@ -52,6 +61,8 @@ def record_submit_results(db: Session, results: Iterable[SubmitResult], *, now: 
         message = messages.get(int(result.key))
         if message is None or message.state is not OutboundState.SUBMITTING or message.id in settled:
             continue  # a late duplicate ack: the message was settled already
+        if claimed_by is not ANY_CLAIM and message.claimed_by != claimed_by:
+            continue
         if not result.ok:
             _on_failure(db, db.get(OutboundMessage, message.id), result, now=now, ctx=ctx)
             continue
@@ -81,10 +92,12 @@ def _count_and_advance(db: Session, spent: dict[int, int], acked_questions: set[
     """Add the segments each session cost, and tell sessions their first question was acked."""
     if not spent:
         return
+    # Locked in id order (as the replies job locks them), so another worker's job cannot change
+    # these sessions between this read and its write, nor deadlock with this one.
     update_rows(db, SurveySession.__table__, [
         {"id": row.id, "segments_sent": row.segments_sent + spent[row.id]}
         for row in db.execute(select(SurveySession.id, SurveySession.segments_sent)
-                              .where(SurveySession.id.in_(spent)))])
+                              .where(SurveySession.id.in_(spent)).order_by(SurveySession.id).with_for_update())])
     for session in db.scalars(select(SurveySession).where(SurveySession.id.in_(acked_questions))):
         handle(db, session, Acked(), now=now, ctx=ctx)
 

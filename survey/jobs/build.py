@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from smpp.ack_journal import AckJournal
 from survey.cases.config import CaseLoop, load_case_policy
@@ -34,6 +35,9 @@ def build_worker(runtime: Runtime, **client_overrides) -> Worker:
     if policy.default_survey not in surveys:
         raise ValueError(f"TOUCHPOINT_DEFAULT_SURVEY: no survey {policy.default_survey!r} "
                          f"(defined: {', '.join(sorted(surveys))})")
+    settings = runtime.settings
+    journals = settings.instance_path / "journal"  # a folder per worker id: see Worker.reclaim
     return Worker(runtime, client_config=runtime.client_config(**client_overrides), surveys=surveys,
-                  policy=policy, journal=AckJournal(runtime.settings.instance_path / "journal"),
-                  cases=CaseLoop.from_config(load_case_policy(), policy))
+                  policy=policy, journal=AckJournal(journals / settings.worker_name), journal_root=journals,
+                  cases=CaseLoop.from_config(load_case_policy(), policy), worker_id=settings.worker_name,
+                  lease=timedelta(seconds=settings.lease_seconds))

@@ -13,6 +13,7 @@ from channels.sql.bulk import insert_rows, update_rows
 from channels.models import BusinessType, City, Interaction, Outlet, Region, Subscriber
 from channels.phones import is_mobile_e164
 from survey.definitions import Survey
+from survey.jobs.claims import lock_numbers
 from survey.models import Answer, OutboundMessage, SurveySession
 from survey.policy import Decision, Facts, PolicyConfig, decide, has_targets
 from survey.policy_overrides import live_config
@@ -34,9 +35,13 @@ def evaluate_pending(db: Session, *, now: datetime, config: PolicyConfig, survey
         .outerjoin(BusinessType, Interaction.business_type_id == BusinessType.id)
         .where(Interaction.evaluated_at.is_(None))
         .order_by(Interaction.id).limit(limit)
+        .with_for_update(skip_locked=True, of=Interaction)  # another worker takes the next ones
     ).all()
     if not rows:
         return Counter()
+    # Two workers deciding for one number at once would each see no open session and open two.
+    # Held from here, the queries below see what the other committed.
+    lock_numbers(db, {r[0].msisdn for r in rows})
     config = live_config(db, config, surveys=surveys)
     numbers = {r[0].msisdn for r in rows}
     subscribers = _subscribers(db, [r[0] for r in rows], now=now)

@@ -1,16 +1,18 @@
 """The dispatch job: due outbound rows → SUBMITTING (committed) → the SMPP client.
 
-A row is PENDING until the dispatcher hands it to the SMPP client (SUBMITTING, committed first), and
-ACKED once the SMSC has acknowledged every segment (survey.jobs.acks): an ACKED message is never
-submitted again. A message still SUBMITTING when the worker stops had its ack lost or never sent; the
-next start puts it back to PENDING and it goes out again (at-least-once: the subscriber may get it
-twice if only the ack was lost, which SMPP cannot tell apart from a lost submit).
+A row is PENDING until the dispatcher hands it to the SMPP client (SUBMITTING, committed first, with
+the claiming worker's id and lease), and ACKED once the SMSC has acknowledged every segment
+(survey.jobs.acks): an ACKED message is never submitted again. Due rows are claimed with FOR UPDATE
+SKIP LOCKED, so two workers never claim one message. A message still SUBMITTING when its worker
+stops had its ack lost or never sent; that worker's next start, or any worker once the claim's lease
+has run out, puts it back to PENDING and it goes out again (survey.jobs.claims; at-least-once: the
+subscriber may get it twice if only the ack was lost, which SMPP cannot tell apart from a lost submit).
 """
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from channels.sql.bulk import update_rows
@@ -22,8 +24,10 @@ from survey.quiet_hours import next_allowed
 from survey.states import ASKING, MessagePurpose, OutboundState
 
 
-def claim_due(db: Session, *, now: datetime, ctx: Context, limit: int = 500) -> list[OutgoingMessage]:
-    """Mark due messages SUBMITTING and return them for the SMPP client (commit before submitting)."""
+def claim_due(db: Session, *, now: datetime, ctx: Context, limit: int = 500, worker_id: str = "worker",
+              lease_until: datetime | None = None) -> list[OutgoingMessage]:
+    """Mark due messages SUBMITTING, claimed by worker_id until lease_until (renewed while it lives),
+    and return them for the SMPP client (commit before submitting)."""
     rows = db.execute(
         select(OutboundMessage.id, OutboundMessage.msisdn, OutboundMessage.text, OutboundMessage.purpose,
                OutboundMessage.question, OutboundMessage.attempts, OutboundMessage.submitted_at,
@@ -31,7 +35,8 @@ def claim_due(db: Session, *, now: datetime, ctx: Context, limit: int = 500) -> 
                SurveySession.sent_at, SurveySession.expires_at)
         .outerjoin(SurveySession, OutboundMessage.session_id == SurveySession.id)
         .where(OutboundMessage.state == OutboundState.PENDING, OutboundMessage.due_at <= now)
-        .order_by(OutboundMessage.due_at, OutboundMessage.id).limit(limit)).all()
+        .order_by(OutboundMessage.due_at, OutboundMessage.id).limit(limit)
+        .with_for_update(skip_locked=True, of=OutboundMessage)).all()
     claimed, message_updates, first_sends = [], [], {}
     answered = _replied_since(db, [row for row in rows if row.purpose in ASKING and row.attempts])
     quiet_until = next_allowed(now, tz=ctx.config.tz, start=ctx.config.quiet_start, end=ctx.config.quiet_end)
@@ -56,7 +61,7 @@ def claim_due(db: Session, *, now: datetime, ctx: Context, limit: int = 500) -> 
             message_updates.append({"id": row.id, "state": OutboundState.PENDING, "due_at": quiet_until})
             continue
         message_updates.append({"id": row.id, "state": OutboundState.SUBMITTING, "attempts": row.attempts + 1,
-                                "submitted_at": now})
+                                "submitted_at": now, "claimed_by": worker_id, "lease_until": lease_until})
         if row.session_id is not None and row.sent_at is None:
             first_sends[row.session_id] = {"id": row.session_id, "sent_at": now,
                                            "expires_at": now + ctx.config.reply_window}
@@ -80,10 +85,3 @@ def _replied_since(db: Session, resends: list) -> set[int]:
     return {row.id for row in resends
             if row.submitted_at is not None and latest.get(row.msisdn) is not None
             and latest[row.msisdn] >= row.submitted_at}
-
-
-def requeue_unacknowledged(db: Session) -> int:
-    """At start-up: messages left SUBMITTING lost their ack (or were never sent): send them again."""
-    result = db.execute(update(OutboundMessage).where(OutboundMessage.state == OutboundState.SUBMITTING)
-                        .values(state=OutboundState.PENDING))
-    return result.rowcount

@@ -30,7 +30,8 @@ def escalate_due(db: Session, *, now: datetime, loop: CaseLoop, limit: int = 500
     """Give the warnings and escalations that have fallen due; returns counts by kind."""
     counts: Counter[str] = Counter()
     cases = list(db.scalars(select(Case).where(Case.state.in_(ACTIVE_STATES), Case.next_check_at <= now)
-                            .order_by(Case.next_check_at, Case.id).limit(limit)))
+                            .order_by(Case.next_check_at, Case.id).limit(limit)
+                            .with_for_update(skip_locked=True)))  # one locked by another worker is its
     if cases:
         marks: dict[int, set] = {}
         for case_id, kind, round_, level in db.execute(

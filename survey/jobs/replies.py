@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.orm import Session
 
 from channels.phones import PhoneError, normalize_msisdn
@@ -13,6 +13,7 @@ from survey.cases import recoveries
 from survey.cases.states import RecoveryState
 from survey.machine import Replied
 from survey.models import InboundMessage, OutboundMessage, SurveySession
+from survey.jobs.claims import try_lock_numbers
 from survey.jobs.steps import Context, Known, Outbox, handle, record_opt_out
 from survey.replies.parser import ReplyKind, parse_reply
 from survey.review import load_learned
@@ -53,8 +54,7 @@ def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 5
     sessions waiting for them, those sessions' answers and tags) and then handled in memory, in order.
     """
     counts: Counter[str] = Counter()
-    batch = list(db.scalars(select(InboundMessage).where(InboundMessage.state == InboundState.RECEIVED)
-                            .order_by(InboundMessage.id).limit(limit)))
+    batch = _claim(db, limit)
     if not batch:
         return counts
     numbers = {m.msisdn for m in batch}
@@ -65,9 +65,12 @@ def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 5
             .where(InboundMessage.msisdn.in_(numbers), InboundMessage.received_at >= earliest - DUPLICATE_WINDOW,
                    InboundMessage.id <= batch[-1].id)):
         recent.setdefault((msisdn, text), []).append((id_, received_at))
-    candidates = list(db.scalars(select(SurveySession).where(
-        SurveySession.msisdn.in_(numbers), SurveySession.state.in_(OPEN_STATES),
-        SurveySession.sent_at.is_not(None)).order_by(SurveySession.sent_at.desc())))
+    waiting = (SurveySession.msisdn.in_(numbers), SurveySession.state.in_(OPEN_STATES),
+               SurveySession.sent_at.is_not(None))
+    # Locked in id order (as the record job locks them) before they are read: another worker's
+    # ack or expiry must not change a session between this read and this batch's write.
+    db.execute(select(SurveySession.id).where(*waiting).order_by(SurveySession.id).with_for_update())
+    candidates = list(db.scalars(select(SurveySession).where(*waiting).order_by(SurveySession.sent_at.desc())))
     sessions: dict[str, list[SurveySession]] = {}
     for session in candidates:
         sessions.setdefault(session.msisdn, []).append(session)
@@ -111,6 +114,27 @@ def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 5
         counts[reply.kind.value] += 1
     outbox.flush(db)
     return counts
+
+
+def _claim(db: Session, limit: int) -> list[InboundMessage]:
+    """The oldest stored replies this worker may handle now, in order, their rows locked.
+
+    Rows another worker has locked are skipped. A number's replies must be handled one after the
+    other, in the order they came: a number is kept only when its lock is this transaction's, and
+    only its replies older than any of its replies left out of this batch (another worker holds
+    them, or they were past the limit)."""
+    batch = list(db.scalars(select(InboundMessage).where(InboundMessage.state == InboundState.RECEIVED)
+                            .order_by(InboundMessage.id).limit(limit).with_for_update(skip_locked=True)))
+    if not batch:
+        return batch
+    numbers = try_lock_numbers(db, {m.msisdn for m in batch})
+    # Read after the locks are held: a worker that had this number's earlier replies has committed them.
+    left_out = dict(db.execute(
+        select(InboundMessage.msisdn, func.min(InboundMessage.id))
+        .where(InboundMessage.state == InboundState.RECEIVED, InboundMessage.msisdn.in_(numbers),
+               InboundMessage.id.not_in([m.id for m in batch]))
+        .group_by(InboundMessage.msisdn)).all())
+    return [m for m in batch if m.msisdn in numbers and m.id < left_out.get(m.msisdn, m.id + 1)]
 
 
 def _recovery_asked(ctx: Context, asks: dict[str, list[recoveries.Ask]], session: SurveySession | None,

@@ -11,6 +11,13 @@ Jobs (each opens its own transaction and can be killed at any point):
   expire    sessions whose reply window (or survey end) has passed
   escalate  closed-loop cases: warnings before the deadline, escalation after it, recovery checks
             settled (cases themselves open with the answers that call for them, in replies)
+  heartbeat renew this worker's lease and its claims'; take over the work of workers whose lease
+            ran out: record the acks in their journals (when on this host), requeue their claims
+
+Several workers may share one database (survey.jobs.claims): each claims its rows with row locks,
+its messages in flight carry its id and lease, and expire and escalate run in one worker at a time
+(a turn in survey.jobs.leases). Each worker journals its acks in a folder of its own,
+INSTANCE/journal/<worker id>/; see reclaim() for what becomes of a dead worker's journal.
 
 Replies and receipts are stored by the client's store thread, in batches, before deliver_sm_resp
 is written, so an SMSC is told "received" only for what is committed; each part of a multipart
@@ -41,7 +48,7 @@ from smpp.receipts import DeliveryReceipt
 from survey.cases.config import CaseLoop
 from survey.cases.opening import CaseOpener
 from survey.definitions import Survey
-from survey.jobs import acks, dispatch, receipts
+from survey.jobs import acks, claims, dispatch, leases, receipts
 from survey.jobs.decide import evaluate_pending
 from survey.jobs.escalate import escalate_due
 from survey.jobs.expire import expire_due
@@ -88,6 +95,7 @@ class Intervals:
     replies: float = 0.5
     expire: float = 60.0
     escalate: float = 30.0
+    heartbeat: float | None = None  # None: a third of the lease
 
 
 class Worker:
@@ -95,8 +103,14 @@ class Worker:
 
     def __init__(self, runtime: Runtime, *, client_config: ClientConfig, surveys: Mapping[str, Survey],
                  policy: PolicyConfig, batch: int = 500, journal: AckJournal | None = None,
-                 client_factory: Callable[..., SmppClient] = SmppClient, cases: CaseLoop | None = None) -> None:
+                 client_factory: Callable[..., SmppClient] = SmppClient, cases: CaseLoop | None = None,
+                 worker_id: str = "worker", lease: timedelta = timedelta(seconds=60),
+                 journal_root: Path | None = None) -> None:
         self.runtime = runtime
+        self.worker_id = worker_id
+        self.lease = lease
+        # Where every worker on this host keeps its journal folder (None: do not look at others').
+        self.journal_root = journal_root
         self.cases = cases  # None: no closed-loop cases
         self.ctx = Context(surveys=surveys, config=policy, cases=CaseOpener(cases) if cases is not None else None)
         self.batch = batch
@@ -163,7 +177,8 @@ class Worker:
         if room <= 0:
             return 0
         with self.runtime.writing() as db:
-            messages = dispatch.claim_due(db, now=now, ctx=self.ctx, limit=room)
+            messages = dispatch.claim_due(db, now=now, ctx=self.ctx, limit=room, worker_id=self.worker_id,
+                                          lease_until=now + self.lease)
         # Committed as SUBMITTING before the client sees them: a crash now means a resend, never a loss.
         self.client.submit_many(messages)
         self.counts.submitted += len(messages)
@@ -265,7 +280,8 @@ class Worker:
     def expire(self, now: datetime | None = None) -> int:
         now = now or self._now()
         with self.runtime.writing() as db:
-            expired = expire_due(db, now=now, ctx=self.ctx)
+            # One worker at a time: the others would only find the same sessions locked.
+            expired = expire_due(db, now=now, ctx=self.ctx) if self._turn(db, "expire", now) else 0
         self.counts.expired += expired
         return expired
 
@@ -274,9 +290,81 @@ class Worker:
             return Counter()
         now = now or self._now()
         with self.runtime.writing() as db:
-            counts = escalate_due(db, now=now, loop=self.cases, limit=self.batch)
+            # One worker at a time: settling recovery checks locks nothing of its own.
+            counts = (escalate_due(db, now=now, loop=self.cases, limit=self.batch)
+                      if self._turn(db, "escalate", now) else Counter())
         self.counts.alerts.update(counts)
         return counts
+
+    def _turn(self, db, job: str, now: datetime, *, wait: bool = False) -> bool:
+        return leases.take_turn(db, f"job:{job}", holder=self.worker_id, now=now, wait=wait)
+
+    def heartbeat(self, now: datetime | None = None) -> int:
+        """Renew this worker's lease and its claims', then take over dead workers' claims; returns
+        how many messages were put back to PENDING."""
+        now = now or self._now()
+        with self.runtime.writing() as db:
+            alive = claims.renew(db, self.worker_id, now=now, ttl=self.lease)
+        if not alive:
+            log.error("another live worker holds the id %r: give each worker its own TOUCHPOINT_WORKER_ID",
+                      self.worker_id)
+        return self.reclaim(now)
+
+    def reclaim(self, now: datetime | None = None, *, wait: bool = False) -> int:
+        """Take over the claims of workers whose lease has run out; returns how many messages were put
+        back to PENDING.
+
+        Before their messages are requeued, the acks in the journals of dead workers on this host
+        are recorded, so a text the SMSC acknowledged to a worker killed before it could commit the
+        ack is not sent again. A dead worker on another host leaves its journal there: its messages
+        go again once its lease has run out (at-least-once, as for a lost ack), and its journal is
+        replayed when a worker on that host starts or reclaims (the acks then find their messages
+        taken over and are dropped: the copy sent again has its own ack)."""
+        now = now or self._now()
+        with self.runtime.writing() as db:
+            if not self._turn(db, "reclaim", now, wait=wait):
+                return 0
+            alive = leases.live_holders(db, leases.WORKER_PREFIX, now=now)
+            folders = {f.name for f in self.journal_root.iterdir() if f.is_dir()} if self._has_journals() else set()
+            gone = claims.gone_from_this_host((alive | folders) - {self.worker_id})
+            replayed = self._replay_dead_journals(db, now, alive=(alive - gone) | {self.worker_id}, gone=gone)
+            requeued = claims.requeue(db, now=now, dead=gone)
+        for path in replayed:
+            path.unlink(missing_ok=True)
+            if path.parent != self.journal_root and not any(path.parent.iterdir()):
+                path.parent.rmdir()
+        if requeued:
+            log.warning("%d messages claimed by workers whose lease ran out go again", requeued)
+        return requeued
+
+    def _has_journals(self) -> bool:
+        return self.journal_root is not None and self.journal_root.is_dir()
+
+    def _replay_dead_journals(self, db, now: datetime, *, alive: set[str], gone: set[str]) -> list[Path]:
+        """Record the acks in the journals of this host's dead workers (and in a journal from before
+        workers had folders); returns the files replayed, to delete once that is committed."""
+        if not self._has_journals():
+            return []
+        owners: list[tuple[str | None, AckJournal]] = [(None, AckJournal(self.journal_root))]
+        owners += [(folder.name, AckJournal(folder)) for folder in sorted(self.journal_root.iterdir())
+                   if folder.is_dir() and folder.name not in alive]
+        replayed: list[Path] = []
+        for owner, journal in owners:
+            files = journal.files()
+            if not files:
+                if owner is not None and not any(journal.directory.iterdir()):
+                    journal.directory.rmdir()  # a dead worker's folder, empty: nothing to take over
+                continue
+            # A worker restarting under this id waits for this lock before it replays its own journal.
+            if owner is not None and not leases.take_turn(db, leases.worker_lease(owner), holder=self.worker_id,
+                                                          now=now, force=owner in gone):
+                continue
+            acks.record_submit_results(db, journal.replay(), now=now, ctx=self.ctx, claimed_by=owner)
+            if owner is not None:
+                leases.release(db, leases.worker_lease(owner), holder=self.worker_id)
+            replayed += files
+            log.warning("replayed the ack journal of worker %s, whose lease ran out", owner or "(before ids)")
+        return replayed
 
     def run_once(self, now: datetime | None = None) -> None:
         """Every job once, in the order data flows."""
@@ -286,23 +374,32 @@ class Worker:
         self.replies(now)
         self.expire(now)
         self.escalate(now)
+        self.heartbeat(now)
         self.dispatch(now)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def recover(self) -> int:
-        """Record the acks the journal holds, then put messages whose ack was lost back in the
-        queue (see survey.jobs.dispatch); returns how many were put back."""
+        """Take this worker's lease, record the acks its journal holds, then put its own messages whose
+        ack was lost (a previous life under the same id) back in the queue, and those of workers whose
+        lease ran out (reclaim); returns how many were put back.
+
+        Another live worker's claims are left alone: they are in flight and will be acked."""
+        now = self._now()
+        with self.runtime.writing() as db:
+            if not claims.renew(db, self.worker_id, now=now, ttl=self.lease):
+                raise RuntimeError(f"worker id {self.worker_id!r} is held by another live worker "
+                                   f"(TOUCHPOINT_WORKER_ID must differ per worker)")
         journaled = self.journal.replay() if self.journal is not None else []
         with self.runtime.writing() as db:
-            acks.record_submit_results(db, journaled, now=self._now(), ctx=self.ctx)
-            requeued = dispatch.requeue_unacknowledged(db)
+            acks.record_submit_results(db, journaled, now=now, ctx=self.ctx, claimed_by=self.worker_id)
+            requeued = claims.requeue(db, now=now, worker_id=self.worker_id)
         if self.journal is not None:
             self.journal.clear()
         if requeued:
             log.warning("%d messages claimed before the worker stopped were never acknowledged; they go again "
                         "(a repeat only for those the SMSC had received)", requeued)
-        return requeued
+        return requeued + self.reclaim(now, wait=True)
 
     def start(self, intervals: Intervals = Intervals()) -> None:
         """Recover, start the SMPP client and the scheduler; returns at once."""
@@ -320,8 +417,9 @@ class Worker:
         self._recorder.start()
         scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(1)},
                                         job_defaults={"coalesce": True, "max_instances": 1})
-        for name in ("evaluate", "dispatch", "replies", "expire", "escalate"):
-            scheduler.add_job(self._guarded(name), "interval", seconds=getattr(intervals, name), id=name)
+        for name in ("evaluate", "dispatch", "replies", "expire", "escalate", "heartbeat"):
+            seconds = getattr(intervals, name) or self.lease.total_seconds() / 3
+            scheduler.add_job(self._guarded(name), "interval", seconds=seconds, id=name)
         from survey.jobs.packs import INTERVAL_S, scheduled  # report packs (#13): built once per period
         scheduler.add_job(scheduled(self.runtime, self._now), "interval", seconds=INTERVAL_S, id="packs")
         # One executor thread, so a job due while another runs waits and a late one is skipped by
@@ -366,5 +464,14 @@ class Worker:
             self.record()
         except Exception:  # what is not recorded stays in the journal and is replayed at the next start
             log.exception("recording the last acks failed")
-        if self.journal is not None and not self._carry:
+        if self._carry:
+            return  # acks not recorded: the journal keeps them and the claims stay, for the next start
+        if self.journal is not None:
             self.journal.clear()  # every ack it holds is committed
+        try:
+            with self.runtime.writing() as db:
+                # Nothing is in flight any more: what has no ack goes again, at once, from any worker.
+                claims.requeue(db, now=self._now(), worker_id=self.worker_id)
+                leases.release(db, leases.worker_lease(self.worker_id), holder=self.worker_id)
+        except Exception:  # the claims run out with the lease instead
+            log.exception("releasing this worker's claims failed")
