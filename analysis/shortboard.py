@@ -19,8 +19,8 @@ from analysis.casemix import expected_satisfied, mix_columns
 from analysis.drivers import ReasonDriver, drivers_of, reason_drivers
 from analysis.frame import AnswerFrame, group_rows, parent_of, reason_table
 from analysis.spread import (
-    EmpiricalNull, FunnelLimits, Overdispersion, empirical_null, fit_beta_binomial, funnel_limits,
-    posterior_interval, robust_null, shrink, spread_lower,
+    EmpiricalNull, FunnelLimits, Overdispersion, calibrate_centre, empirical_null, fit_beta_binomial,
+    funnel_limits, posterior_interval, robust_null, shrink, spread_lower,
 )
 from analysis.stats import adjust, hypergeom_lower, mann_whitney_counts, wilson
 
@@ -257,11 +257,12 @@ def _spread_test(x, n, expected_rate, scale, unit_scope, n_scopes, testable, p_e
 
     The natural spread is Efron's empirical null fitted by central matching (analysis.spread;
     by the median absolute deviation when there are few groups): only the groups near the
-    centre shape it, so short boards, however many or large, cannot inflate it and hide each other. Targets are first re-centred per scope on the groups not set
-    aside (q below EXCLUDE_Q), so a big short cell does not drag its scope's other cells up;
-    the null's own centre shift (delta) then applies to all. `scale` is each unit's share of the
-    spread (1 for a group, sum n_j^2 / (sum n_j)^2 for a pool of groups). Without spread (or
-    with too few groups to estimate it) the exact test stands.
+    centre shape it, so short boards, however many or large, cannot inflate it and hide each
+    other. Targets are first re-centred per scope on the groups not set aside (q below
+    EXCLUDE_Q), so a big short cell does not drag its scope's other cells up; the null's own
+    centre shift (delta, calibrated so the tail probabilities are centred) then applies to all.
+    `scale` is each unit's share of the spread (1 for a group, sum n_j^2 / (sum n_j)^2 for a
+    pool of groups). Without spread (or with too few groups to estimate it) the exact test stands.
     """
     k = int(testable.sum())
     p = np.full(len(n), np.nan)
@@ -278,6 +279,7 @@ def _spread_test(x, n, expected_rate, scale, unit_scope, n_scopes, testable, p_e
         target = np.clip(expected_rate * ratio[unit_scope], 1e-9, 1 - 1e-9)
         fit = null_fit(x[testable], n[testable], target[testable], scale[testable])
         tau2 = fit.tau2_at(SPREAD_MARGIN)
+        fit = calibrate_centre(x[testable], n[testable], target[testable], tau2 * scale[testable], fit)
         p[testable] = spread_lower(x[testable], n[testable], fit.centre(target[testable]),
                                    tau2 * scale[testable], level=fit.level)
         aside = testable & (adjust(p, method) < max(alpha, EXCLUDE_Q))

@@ -5,7 +5,7 @@ ranking is not topped by a tiny outlet's luck and natural spread is not reported
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import optimize, special
@@ -357,6 +357,7 @@ _HALF_NORMAL_MEDIAN = float(special.ndtri(0.75))
 # Relative standard error of a variance taken from the median absolute deviation of k normal
 # values is about 2 x 1.166 / sqrt(k) (the MAD's asymptotic efficiency is 37%).
 _MAD_VARIANCE_SE = 2 * 1.166
+_WITHIN_2SD = float(special.ndtr(2.0) - special.ndtr(-2.0))
 
 
 def robust_null(x: np.ndarray, n: np.ndarray, target: np.ndarray | float, *,
@@ -387,4 +388,36 @@ def robust_null(x: np.ndarray, n: np.ndarray, target: np.ndarray | float, *,
         tau2 = float(optimize.brentq(excess, 0.0, high, xtol=1e-10))
     se = _MAD_VARIANCE_SE / np.sqrt(groups) * float(np.median(v + sc * tau2))  # a typical group's variance
     inside = int(np.sum(dev / np.sqrt(v + sc * tau2) <= 2.0))
-    return EmpiricalNull(delta, tau2 * to_prob, se * to_prob, level, groups, inside, 1.0)
+    null_share = min(inside / (_WITHIN_2SD * groups), 1.0)
+    return EmpiricalNull(delta, tau2 * to_prob, se * to_prob, level, groups, inside, null_share)
+
+
+# Groups a centre calibration looks at, at most (every k-th): the median of their p-values is
+# as good a guide as all of thousands, at a fraction of the cost.
+CALIBRATION_SAMPLE = 1000
+
+
+def calibrate_centre(x: np.ndarray, n: np.ndarray, target: np.ndarray, tau2: np.ndarray | float,
+                     fit: EmpiricalNull) -> EmpiricalNull:
+    """The fit with its centre shift chosen so that the groups' tail probabilities are centred.
+
+    A fitted centre on empirical logits sits a little low (binomial noise is skewed there), and a
+    centre even 0.4 points low costs a quarter of the recall at 3 points of spread. Under the null
+    the mid-p tail P(X <= x) of spread_lower is uniform, so delta is set where their median is
+    1 - 0.5 / null_share: the null groups' median is then 0.5 when the others (a share of
+    1 - null_share) all lie below it.
+    """
+    step = max(len(n) // CALIBRATION_SAMPLE, 1)
+    xs, ns, ts = x[::step], n[::step], np.clip(target[::step], 1e-9, 1 - 1e-9)
+    t2 = np.broadcast_to(np.asarray(tau2, float), n.shape)[::step]
+    goal = 1 - 0.5 / max(fit.null_share, 0.5)
+    base = special.logit(ts)
+
+    def off(delta: float) -> float:
+        return float(np.median(spread_lower(xs, ns, special.expit(base + delta), t2, level=fit.level))) - goal
+
+    try:
+        delta = optimize.brentq(off, fit.delta - 0.3, fit.delta + 0.3, xtol=1e-4)
+    except ValueError:  # no sign change: the median cannot be moved there (ties of tiny groups)
+        return fit
+    return replace(fit, delta=float(delta))

@@ -8,7 +8,8 @@ from scipy.special import expit, logit
 
 from analysis.casemix import cells_differ
 from analysis.spread import (
-    BetaPrior, _truncated_nll, empirical_null, overdispersion, posterior_interval, robust_null, spread_lower,
+    BetaPrior, _truncated_nll, calibrate_centre, empirical_null, overdispersion, posterior_interval, robust_null,
+    spread_lower,
 )
 
 
@@ -109,3 +110,20 @@ def test_robust_null_with_equal_groups_is_the_median_absolute_deviation_less_the
     fit = robust_null(x, n, 0.85, level=0.5)
     assert fit.delta == pytest.approx(np.median(d))
     assert fit.tau2 == pytest.approx(((mad / sps.norm.ppf(0.75)) ** 2 - v) * 0.25 ** 2, rel=1e-6)
+
+
+def test_calibrated_centre_removes_the_empirical_logits_low_bias():
+    rng = np.random.default_rng(12)
+    fitted, calibrated = [], []
+    for _ in range(4):
+        true = expit(logit(0.85) + rng.normal(0, 0.235, 1500))
+        planted = rng.random(1500) < 0.05
+        true = np.where(planted, true - 0.15, true)
+        n = rng.poisson(120, 1500)
+        x = rng.binomial(n, true)
+        target = np.full(1500, 0.845)  # a rest rate: pulled down by the planted groups
+        fit = empirical_null(x, n, target)
+        fitted.append(fit.centre(target[:1])[0])
+        calibrated.append(calibrate_centre(x, n, target, fit.tau2, fit).centre(target[:1])[0])
+    assert abs(np.mean(calibrated) - 0.85) < 0.0015
+    assert np.mean(fitted) < 0.85 - 0.002
