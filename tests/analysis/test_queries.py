@@ -66,9 +66,14 @@ def test_answer_frame_is_aggregated_in_sql_with_reasons_from_both_answers(db):
     assert sorted(frame.columns["tier"].levels) == ["(none)", "gold", "silver"]
     # The first answer, 11:00 on 10 January in Beijing, is bucketed at that day's local midnight.
     assert str(frame.answered_at.min()) == "2026-01-09T16:00:00"
-    # The two identical answers of 0232 (score 2, no reason, no tier) come back as one counted row.
-    undated = load_answer_frame(db, by_day=False)
+    # Grouped coarser than outlets, the two identical answers of 0232 (score 2, no reason, no tier)
+    # come back as one counted row; by outlet, answer by answer (groups are about as many as answers).
+    undated = load_answer_frame(db, by_day=False, dimensions=("region", "city"))
     assert undated.total == 6 and len(undated) == 5 and undated.answered_at is None
+    by_outlet = load_answer_frame(db, by_day=False)
+    assert by_outlet.total == 6 and len(by_outlet) == 6
+    assert {m.key: (m.responses, m.satisfied) for m in group_metrics(by_outlet, ["outlet"])} == \
+        {k: (m.responses, m.satisfied) for k, m in metrics.items()}
 
 
 def test_scope_excludes_other_outlets_in_the_query(db):
