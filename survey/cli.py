@@ -158,7 +158,8 @@ def worker_command() -> None:
     """Run the survey engine: evaluate, send over SMPP, understand replies, expire.
 
     SIGTERM (what systemd and docker send) or Ctrl-C stops it gracefully: the acks in flight are
-    awaited and recorded, so nothing is sent twice at the next start.
+    awaited and recorded, so nothing is sent twice at the next start. Several workers may share one
+    database, each with its own TOUCHPOINT_WORKER_ID (default hostname-pid) and SMPP bind.
     """
     runtime = get_runtime()
     worker = build_worker(runtime)
@@ -167,7 +168,8 @@ def worker_command() -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
     worker.start()
-    click.echo(f"worker running against SMSC {runtime.settings.smpp_host}:{runtime.settings.smpp_port}")
+    click.echo(f"worker {worker.worker_id} running against SMSC {runtime.settings.smpp_host}:"
+               f"{runtime.settings.smpp_port}")
     try:
         stopping.wait()
     finally:

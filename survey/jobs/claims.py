@@ -55,15 +55,16 @@ def try_lock_numbers(db: Session, numbers: Iterable[str]) -> set[str]:
     return {number for key in got for number in by_key[key]}
 
 
-def renew(db: Session, worker_id: str, *, now: datetime, ttl: timedelta) -> bool:
-    """Extend this worker's lease and its claims' to now + ttl; False when another live process holds
-    the worker's id (two workers configured with one TOUCHPOINT_WORKER_ID)."""
-    if not acquire(db, worker_lease(worker_id), holder=worker_id, now=now, ttl=ttl):
-        return False
+def renew(db: Session, worker_id: str, *, now: datetime, ttl: timedelta) -> None:
+    """Extend this worker's lease and its claims' to now + ttl.
+
+    The lease is held under the worker's id, so a worker restarted under the same id takes it back
+    at once; two live processes given one TOUCHPOINT_WORKER_ID would share it unnoticed (and requeue
+    each other's claims at their starts): ids must differ, as the default hostname-pid does."""
+    acquire(db, worker_lease(worker_id), holder=worker_id, now=now, ttl=ttl)
     db.execute(update(OutboundMessage)
                .where(OutboundMessage.state == OutboundState.SUBMITTING, OutboundMessage.claimed_by == worker_id)
                .values(lease_until=now + ttl).execution_options(synchronize_session=False))
-    return True
 
 
 def requeue(db: Session, *, now: datetime, worker_id: str | None = None, dead: Iterable[str] = ()) -> int:

@@ -304,10 +304,7 @@ class Worker:
         how many messages were put back to PENDING."""
         now = now or self._now()
         with self.runtime.writing() as db:
-            alive = claims.renew(db, self.worker_id, now=now, ttl=self.lease)
-        if not alive:
-            log.error("another live worker holds the id %r: give each worker its own TOUCHPOINT_WORKER_ID",
-                      self.worker_id)
+            claims.renew(db, self.worker_id, now=now, ttl=self.lease)
         return self.reclaim(now)
 
     def reclaim(self, now: datetime | None = None, *, wait: bool = False) -> int:
@@ -387,9 +384,8 @@ class Worker:
         Another live worker's claims are left alone: they are in flight and will be acked."""
         now = self._now()
         with self.runtime.writing() as db:
-            if not claims.renew(db, self.worker_id, now=now, ttl=self.lease):
-                raise RuntimeError(f"worker id {self.worker_id!r} is held by another live worker "
-                                   f"(TOUCHPOINT_WORKER_ID must differ per worker)")
+            # First, so that no other worker takes this id's journal for a dead worker's meanwhile.
+            claims.renew(db, self.worker_id, now=now, ttl=self.lease)
         journaled = self.journal.replay() if self.journal is not None else []
         with self.runtime.writing() as db:
             acks.record_submit_results(db, journaled, now=now, ctx=self.ctx, claimed_by=self.worker_id)
