@@ -207,7 +207,9 @@ def replies_eval_command(file: Path) -> None:
                    "(default: the database)")
 @click.option("--by", "groupings", multiple=True, default=["outlet"], show_default=True,
               help="columns to group by, comma-separated; repeat for several reports (e.g. --by channel,business_type)")
-@click.option("--json", "as_json", is_flag=True, help="a JSON list: the short boards of the raw or the adjusted view (status short_board), or a watch list when none (status watch)")
+@click.option("--json", "as_json", is_flag=True,
+              help="a JSON list: the short boards of the raw or the adjusted view (status short_board), "
+                   "or a watch list when none (status watch)")
 @click.option("--min-n", type=int, default=30, show_default=True, help="fewer answers: rolled up, not judged")
 @click.option("--survey", default="csat-default", show_default=True)
 @click.option("--outlets", default="", help="only these outlet codes (a channel lead's scope)")
