@@ -8,11 +8,11 @@ The alerts' model: a group's monthly rate is its own level plus a swing of stand
 (staffing, weather, a campaign: what moves every group a little every month) plus binomial sampling
 error. Testing a month against the months before with sampling error alone calls most ordinary
 swings significant once a group has a few hundred answers a month. tau is estimated from the data,
-robustly: the median of the squared standardised residuals of each group's baseline months around
-the group's own level is matched to the median of chi-square(1) (the overdispersed funnel of
-Spiegelhalter 2005 with Efron's central matching: a few groups that really changed sit in the tail
-and cannot inflate it). Each window's level is then compared with the baseline's, each month
-weighted by 1 / (sampling variance + tau^2) as in a random-effects mean.
+robustly: the median of the squared standardised residuals of each group's months before the
+windows around the group's own level is matched to the median of chi-square(1) (the overdispersed
+funnel of Spiegelhalter 2005 with Efron's central matching: a few groups that really changed sit in
+the tail and cannot inflate it). Each window's level is then compared with that of the months just
+before it, each month weighted by 1 / (sampling variance + tau^2) as in a random-effects mean.
 """
 from __future__ import annotations
 
