@@ -175,8 +175,9 @@ def group_drivers(frame: AnswerFrame, by: Sequence[str], key: Sequence[str], *,
         idx = strata.codes * 2 + mine
         size = strata.size * 2
         w_s = np.bincount(idx, weights=named * weight, minlength=size).reshape(strata.size, 2)
-        counts = np.stack([np.bincount(idx, weights=frame.reasons[:, j] * weight, minlength=size).reshape(strata.size, 2)
-                           for j in range(len(frame.reason_codes))])  # reasons x strata x (rest, group)
+        counts = np.stack([  # reasons x strata x (rest, group)
+            np.bincount(idx, weights=frame.reasons[:, j] * weight, minlength=size).reshape(strata.size, 2)
+            for j in range(len(frame.reason_codes))])
         a = counts[:, :, 1]
         expected, p = stratified_upper(a, np.broadcast_to(w_s[:, 1], a.shape), counts.sum(axis=2),
                                        np.broadcast_to(w_s.sum(axis=1), a.shape))

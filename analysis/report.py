@@ -92,7 +92,8 @@ def format_table(boards: Sequence[ShortBoard], headline: str = "raw") -> str:
         v, o = b.view(headline), b.view(other)
         beside = (_pct(o.gap), _p(o.q)) if o.view == other else ("-", "-")
         rows.append((b.group, str(b.n), _pct(v.observed), _pct(v.expected), _pct(v.adjusted), _pct(v.gap),
-                     _p(v.q), f"{v.impact:.0f}", f"{_pct(v.shrunken)} [{_pct(v.shrunken_low)}, {_pct(v.shrunken_high)}]",
+                     _p(v.q), f"{v.impact:.0f}",
+                     f"{_pct(v.shrunken)} [{_pct(v.shrunken_low)}, {_pct(v.shrunken_high)}]",
                      *beside, _found_by(b), ", ".join(b.top_reasons) or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     left = (0, len(head) - 2, len(head) - 1)
@@ -104,7 +105,9 @@ def format_table(boards: Sequence[ShortBoard], headline: str = "raw") -> str:
 def format_report(report: ShortBoardReport) -> str:
     """The short boards of both views in one table, or the watch list, and the groups with too few answers."""
     title = " x ".join(report.by) + (f" (within {' x '.join(report.within)})" if report.within else "")
-    view = VIEW_LABELS[report.headline] + (f" for {' x '.join(report.case_mix)}" if report.headline == "adjusted" else "")
+    view = VIEW_LABELS[report.headline]
+    if report.headline == "adjusted":
+        view += f" for {' x '.join(report.case_mix)}"
     boards = report.flagged_any
     parts = [f"Short boards by {title}: {len(report.headline_flagged)} of {len(report.boards)} groups "
              f"({view}; {len(report.flagged)} raw, {len(report.flagged_adjusted)} adjusted; "

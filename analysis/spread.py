@@ -322,7 +322,10 @@ def empirical_null(x: np.ndarray, n: np.ndarray, target: np.ndarray | float, *,
 
 
 def _moment_tau2(d: np.ndarray, v: np.ndarray, scale: np.ndarray) -> float:
-    """DerSimonian-Laird's moment estimate of tau^2 over all groups: E[Q] = k - 1 + tau^2 (sum w s - sum w^2 s / sum w)."""
+    """DerSimonian-Laird's moment estimate of tau^2 over all groups.
+
+    E[Q] = k - 1 + tau^2 (sum w s - sum w^2 s / sum w), with w = 1 / v and s each group's spread share.
+    """
     w = 1 / v
     centre = np.sum(w * d) / w.sum()
     q = float(np.sum(w * (d - centre) ** 2))

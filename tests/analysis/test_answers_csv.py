@@ -70,7 +70,8 @@ def _both_readers(text: str, **options):
     header = answers_csv._header(data)
     assert answers_csv._columnar_keeps_lines(data)
     return (answers_csv._read_columns(data, header, options.get("low", 1), options.get("high", 5)),
-            answers_csv._read_rows(io.StringIO(text, newline=""), header, options.get("low", 1), options.get("high", 5)))
+            answers_csv._read_rows(io.StringIO(text, newline=""), header, options.get("low", 1),
+                                   options.get("high", 5)))
 
 
 def _same(a, b) -> None:
@@ -133,6 +134,7 @@ def test_files_whose_lines_only_the_row_reader_keeps_are_read_row_by_row(tmp_pat
     assert not answers_csv._columnar_keeps_lines(quoted.encode())
     res = read_answers_text(quoted)
     assert [(e.line, e.field) for e in res.errors] == [(3, "value")]
-    short = HEADER + "2026-01-05T08:00:00Z,store,east,hz,A1,payment,1\n2026-01-05T08:00:00Z,store,east,hz,A1,payment,x\n"
+    short = HEADER + ("2026-01-05T08:00:00Z,store,east,hz,A1,payment,1\n"
+                      "2026-01-05T08:00:00Z,store,east,hz,A1,payment,x\n")
     res = read_answers_text(short)  # rows with cells missing: padded, as the row reader does
     assert len(res.frame) == 1 and [(e.line, e.field) for e in res.errors] == [(3, "value")]

@@ -58,7 +58,8 @@ def test_without_a_mix_that_matters_the_raw_view_leads():
 
 def test_nothing_significant_gives_a_watch_list_with_intervals():
     rng = np.random.default_rng(2)
-    groups = [dict(outlet=f"o{i:02d}", sat=int(s), unsat=int(150 - s)) for i, s in enumerate(rng.binomial(150, 0.85, 40))]
+    groups = [dict(outlet=f"o{i:02d}", sat=int(s), unsat=int(150 - s))
+              for i, s in enumerate(rng.binomial(150, 0.85, 40))]
     groups.append(dict(outlet="slipping", sat=118, unsat=32))  # 78.7%: lowest, not significant
     frame = counts_frame(groups)
     rep = shortboard_report(frame, ["outlet"], case_mix=())
