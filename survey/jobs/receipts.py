@@ -35,7 +35,8 @@ def apply_stored_receipts(db: Session, *, now: datetime, patience: timedelta, on
     """
     table = InboundReceipt.__table__
     query = (select(table.c.id, table.c.smsc_id, table.c.status, table.c.error, table.c.done_at, table.c.received_at)
-             .where(table.c.state == ReceiptState.RECEIVED.value).order_by(table.c.id))
+             .where(table.c.state == ReceiptState.RECEIVED.value).order_by(table.c.id)
+             .with_for_update(skip_locked=True))  # one another worker is matching is its to match
     rows = db.execute(query if only is None else query.where(table.c.id == only)).all()
     receipts = [DeliveryReceipt(row.smsc_id, ReceiptStatus(row.status), row.error, done_date=row.done_at)
                 for row in rows]

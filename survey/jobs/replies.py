@@ -47,14 +47,15 @@ def msisdn_of(source: str, region: str) -> str:
         return source[:20]  # kept as sent: it is still a reply to look at
 
 
-def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 500) -> Counter[str]:
+def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 500,
+                     only: int | None = None) -> Counter[str]:
     """Parse stored replies in arrival order and advance their sessions; returns counts by outcome.
 
     A batch is loaded with a handful of queries (replies, their numbers' recent history, the
     sessions waiting for them, those sessions' answers and tags) and then handled in memory, in order.
     """
     counts: Counter[str] = Counter()
-    batch = _claim(db, limit)
+    batch = _claim(db, limit, only)
     if not batch:
         return counts
     numbers = {m.msisdn for m in batch}
@@ -116,15 +117,18 @@ def process_received(db: Session, *, now: datetime, ctx: Context, limit: int = 5
     return counts
 
 
-def _claim(db: Session, limit: int) -> list[InboundMessage]:
-    """The oldest stored replies this worker may handle now, in order, their rows locked.
+def _claim(db: Session, limit: int, only: int | None = None) -> list[InboundMessage]:
+    """The oldest stored replies (or the one with id only) this worker may handle now, in order,
+    their rows locked.
 
     Rows another worker has locked are skipped. A number's replies must be handled one after the
     other, in the order they came: a number is kept only when its lock is this transaction's, and
     only its replies older than any of its replies left out of this batch (another worker holds
     them, or they were past the limit)."""
-    batch = list(db.scalars(select(InboundMessage).where(InboundMessage.state == InboundState.RECEIVED)
-                            .order_by(InboundMessage.id).limit(limit).with_for_update(skip_locked=True)))
+    query = select(InboundMessage).where(InboundMessage.state == InboundState.RECEIVED)
+    if only is not None:
+        query = query.where(InboundMessage.id == only)
+    batch = list(db.scalars(query.order_by(InboundMessage.id).limit(limit).with_for_update(skip_locked=True)))
     if not batch:
         return batch
     numbers = try_lock_numbers(db, {m.msisdn for m in batch})

@@ -268,11 +268,15 @@ class Worker:
                 break
             try:
                 with self.runtime.writing() as db:
-                    counts.update(process_received(db, now=now, ctx=self.ctx, limit=1))
+                    handled = process_received(db, now=now, ctx=self.ctx, limit=1, only=first)
+                if not handled:
+                    break  # another worker has it (or its number) now
+                counts.update(handled)
             except Exception as exc:
                 log.exception("reply %d set aside", first)
                 with self.runtime.writing() as db:
-                    db.execute(update(InboundMessage).where(InboundMessage.id == first).values(
+                    db.execute(update(InboundMessage).where(InboundMessage.id == first,
+                                                            InboundMessage.state == InboundState.RECEIVED).values(
                         state=InboundState.ERROR, error=f"{type(exc).__name__}: {exc}"[:256], processed_at=now))
                 counts[InboundState.ERROR.value] += 1
         return counts

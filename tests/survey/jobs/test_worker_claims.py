@@ -19,9 +19,10 @@ from smpp.messages import SubmitResult
 from survey.jobs import claims, dispatch, leases
 from survey.jobs.decide import evaluate_pending
 from survey.jobs.replies import _claim as claim_replies
-from survey.models import InboundMessage, OutboundMessage, SurveySession
+from survey.jobs.receipts import apply_stored_receipts
+from survey.models import InboundMessage, InboundReceipt, OutboundMessage, SurveySession
 from survey.settings import host_worker_prefix
-from survey.states import InboundState, MessagePurpose, OutboundState
+from survey.states import InboundState, MessagePurpose, OutboundState, ReceiptState
 from tests.survey.jobs.conftest import LEASE, make_worker
 
 
@@ -269,3 +270,30 @@ def test_expiry_under_two_workers_closes_each_session_once(shared, clock):
     with shared.session_factory() as db:
         assert db.scalar(select(func.count()).select_from(OutboundMessage).where(
             OutboundMessage.state == OutboundState.PENDING)) == 0
+
+
+def test_a_receipt_one_worker_is_matching_is_skipped_by_another(shared):
+    postgres_only(shared)
+    now = shared.clock.now()
+    with shared.writing() as db:
+        db.execute(insert(InboundReceipt), [{"smsc_id": "2A", "status": "DELIVERED", "received_at": now,
+                                             "state": ReceiptState.RECEIVED}])
+    patience = timedelta(minutes=10)
+    with shared.writing() as db_a:
+        assert apply_stored_receipts(db_a, now=now, patience=patience) == 1  # its ack has not come yet
+        with shared.writing() as db_b:
+            assert apply_stored_receipts(db_b, now=now, patience=patience) == 0
+
+
+def test_setting_a_reply_aside_one_by_one_leaves_another_workers_reply_alone(shared):
+    postgres_only(shared)
+    now = shared.clock.now()
+    with shared.writing() as db:
+        db.execute(insert(InboundMessage), [{"msisdn": "+8613900000001", "destination": "10655", "text": "1",
+                                             "received_at": now, "state": InboundState.RECEIVED}])
+    worker = make_worker(shared, "b")
+    with shared.writing() as db_a:
+        assert len(claim_replies(db_a, 10)) == 1  # a is handling it
+        assert worker._replies_one_by_one(now) == Counter()
+    with shared.session_factory() as db:
+        assert db.scalar(select(InboundMessage.state)) is InboundState.RECEIVED
