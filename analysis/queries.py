@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 from typing import Any
 
 import numpy as np
@@ -17,11 +18,12 @@ from sqlalchemy import String, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from analysis.frame import MISSING, REASON_CODES, AnswerFrame, Factor, ResponseRow
-from analysis.trends import LOCAL_OFFSET_HOURS
+from analysis.local_days import EARLIEST, midnight_utc, offset_spans
 from channels.models import BusinessType, City, Interaction, Outlet, Region
 from survey.models import Answer, SurveySession
 
 DIMENSIONS = ("channel", "region", "city", "outlet", "business_type")
+DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")  # TOUCHPOINT_TIMEZONE's default; callers pass the configured one
 
 
 @dataclass(frozen=True)
@@ -84,35 +86,46 @@ def _window(column, since: datetime | None, until: datetime | None) -> list:
     return out
 
 
-def _local_day(db: Session, column):
-    """The local calendar day of a UTC column, in SQL, at the fixed offset analysis.trends uses.
+def _local_day(db: Session, column, tz: tzinfo, since: datetime | None, until: datetime | None):
+    """The local calendar day of a UTC column in zone tz, in SQL: the column plus the zone's offset,
+    which is constant between daylight-saving transitions (one CASE branch per span of the window).
 
-    Bucketing by UTC day would file the first eight local hours of each day under the day before,
-    and so put the first morning of a month in the previous month.
+    Bucketing by UTC day would file the first local hours of each day under the day before, and so
+    put the first morning of a month in the previous month.
     """
+    spans = offset_spans(tz, since or EARLIEST, until or datetime.now(timezone.utc) + timedelta(days=2))
     if db.get_bind().dialect.name == "postgresql":
-        return func.date(func.timezone("UTC", column) + timedelta(hours=LOCAL_OFFSET_HOURS))
-    return func.date(column, f"+{LOCAL_OFFSET_HOURS} hours")
+        def shifted(offset):
+            return func.date(func.timezone("UTC", column) + timedelta(seconds=offset))
+    else:
+        def shifted(offset):
+            return func.date(column, f"{offset:+d} seconds")
+    if len(spans) == 1:
+        return shifted(spans[0][1])
+    return case(*((column < start, shifted(offset)) for (_, offset), (start, _) in zip(spans, spans[1:])),
+                else_=shifted(spans[-1][1]))
 
 
-def _day(value) -> np.datetime64:
-    """A local day from SQL as the UTC instant of its local midnight (frames hold UTC times)."""
-    # SQLite's date() gives 'YYYY-MM-DD' text, PostgreSQL a date.
-    text = value.isoformat() if isinstance(value, (date, datetime)) else str(value)
-    return np.datetime64(text[:10], "s") - np.timedelta64(LOCAL_OFFSET_HOURS, "h")
+def _days(values: Sequence, tz: tzinfo) -> np.ndarray:
+    """Local days from SQL (SQLite's date() gives 'YYYY-MM-DD' text, PostgreSQL a date) as the UTC
+    instants of their local midnights, each distinct day converted once."""
+    seen: dict = {}
+    which = np.fromiter((seen.setdefault(d, len(seen)) for d in values), np.int64, len(values))
+    distinct = np.array([midnight_utc(d, tz) for d in seen], dtype="datetime64[s]")
+    return distinct[which] if len(values) else np.empty(0, "datetime64[s]")
 
 
 def load_answer_frame(
     db: Session, *, survey: str = "csat-default", question: str = "satisfaction",
     scope: Sequence[str] | None = None, since: datetime | None = None, until: datetime | None = None,
     attributes: Sequence[str] = ("tier",), by_day: bool = True, criteria: Criteria | None = None,
-    dimensions: Sequence[str] = DIMENSIONS, reasons: bool = True,
+    dimensions: Sequence[str] = DIMENSIONS, reasons: bool = True, tz: tzinfo = DEFAULT_ZONE,
 ) -> AnswerFrame:
     """Answers to one scored question, counted per (dimensions, attributes, value, reasons[, day]).
 
     Reasons come from the scored answer and from the same session's 'reason' answer. With
-    by_day, answered_at is the local day (as the UTC instant of its midnight), enough for weekly and
-    monthly trends. `dimensions` (a subset of DIMENSIONS) and reasons=False leave out what a page
+    by_day, answered_at is the local day in zone tz (as the UTC instant of its midnight), enough for
+    weekly and monthly trends. `dimensions` (a subset of DIMENSIONS) and reasons=False leave out what a page
     does not need, so the GROUP BY returns fewer rows; `criteria` filters in the WHERE clause.
     """
     a = aliased(Answer)
@@ -126,7 +139,7 @@ def load_answer_frame(
     if reasons:
         cols += [cast(a.reasons, String).label("reasons_a"), cast(r.reasons, String).label("reasons_r")]
     if by_day:
-        cols.append(_local_day(db, a.answered_at).label("day"))
+        cols.append(_local_day(db, a.answered_at, tz, since, until).label("day"))
     conditions = [a.survey == survey, a.question == question, a.value.is_not(None)]
     conditions += _window(a.answered_at, since, until)
     conditions += _answer_criteria(a, criteria)
@@ -146,7 +159,7 @@ def load_answer_frame(
         # with bound parameters (the JSON key) in SELECT against the same expression in GROUP BY.
         keys = list(inner.subquery().c)
         rows = db.execute(select(*keys, func.count().label("n")).group_by(*keys)).all()
-    return _frame_from_rows(rows, list(attributes), by_day, dimensions=dimensions, reasons=reasons)
+    return _frame_from_rows(rows, list(attributes), tz if by_day else None, dimensions=dimensions, reasons=reasons)
 
 
 def _factor(raw: Sequence) -> Factor:
@@ -173,11 +186,11 @@ def _reason_rows(blobs: Sequence, index: dict[str, int]) -> np.ndarray:
     return table[which]
 
 
-def _frame_from_rows(rows, attributes: list[str], by_day: bool, *, dimensions: Sequence[str] = DIMENSIONS,
-                     reasons: bool = True) -> AnswerFrame:
+def _frame_from_rows(rows, attributes: list[str], day_zone: tzinfo | None, *,
+                     dimensions: Sequence[str] = DIMENSIONS, reasons: bool = True) -> AnswerFrame:
     # Column by column: a million rows cost a few passes over lists, not a dict lookup per cell.
     names = list(dimensions) + list(attributes)
-    width = len(names) + 1 + (2 if reasons else 0) + (1 if by_day else 0) + 1
+    width = len(names) + 1 + (2 if reasons else 0) + (1 if day_zone else 0) + 1
     cols = list(zip(*rows)) if rows else [()] * width
     columns = {k: _factor(cols[j]) for j, k in enumerate(names)}
     at = len(names)
@@ -187,12 +200,7 @@ def _frame_from_rows(rows, attributes: list[str], by_day: bool, *, dimensions: S
     if reasons:
         index = {c: i for i, c in enumerate(REASON_CODES)}
         matrix = _reason_rows(cols[at + 1], index) | _reason_rows(cols[at + 2], index)
-    days = None
-    if by_day:
-        seen: dict = {}
-        which = np.fromiter((seen.setdefault(d, len(seen)) for d in cols[-2]), np.int64, len(rows))
-        distinct = np.array([_day(d) for d in seen], dtype="datetime64[s]")
-        days = distinct[which] if len(rows) else np.empty(0, "datetime64[s]")
+    days = _days(cols[-2], day_zone) if day_zone else None
     return AnswerFrame(columns, value, matrix, count, answered_at=days)
 
 
@@ -238,10 +246,11 @@ class DailyCounts:
 
 def interaction_counts(db: Session, *, by: Sequence[str] = ("outlet",), scope: Sequence[str] | None = None,
                        since: datetime | None = None, until: datetime | None = None,
-                       criteria: Criteria | None = None) -> DailyCounts:
-    """Interactions per group and day (the denominator of dissatisfied answers per 10,000)."""
+                       criteria: Criteria | None = None, tz: tzinfo = DEFAULT_ZONE) -> DailyCounts:
+    """Interactions per group and local day in zone tz (the denominator of dissatisfied answers per
+    10,000)."""
     cols = [_SENT_COLUMNS[b] for b in by]
-    day = _local_day(db, Interaction.ended_at)
+    day = _local_day(db, Interaction.ended_at, tz, since, until)
     inner = _interaction_query([*(c.label(f"k{i}") for i, c in enumerate(cols)), day.label("day")], scope,
                                criteria)
     inner = inner.where(*_window(Interaction.ended_at, since, until)).subquery()
@@ -249,7 +258,7 @@ def interaction_counts(db: Session, *, by: Sequence[str] = ("outlet",), scope: S
     rows = db.execute(select(*keys, inner.c.day, func.count()).group_by(*keys, inner.c.day)).all()
     return DailyCounts(
         tuple(by), tuple(tuple(MISSING if v is None else str(v) for v in row[:-2]) for row in rows),
-        np.array([_day(row[-2]) for row in rows], dtype="datetime64[s]"),
+        _days([row[-2] for row in rows], tz),
         np.array([int(row[-1]) for row in rows], np.int64),
     )
 

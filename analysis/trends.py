@@ -26,9 +26,6 @@ from scipy import stats as sps
 from analysis.frame import AnswerFrame, Factor, group_rows
 from analysis.stats import benjamini_hochberg, wilson
 
-# analysis.queries still buckets days in SQL at this fixed offset; the trend functions themselves
-# take the zone from their caller.
-LOCAL_OFFSET_HOURS = 8
 CHI2_1_MEDIAN = float(sps.chi2.ppf(0.5, 1))  # 0.4549...: central matching of squared z's
 MAX_TAU = 0.5  # a swing sd of 50 points is already beyond any rate's range
 

@@ -31,7 +31,7 @@ def answer_frame(db: Session, sel: Selection, *, columns: Sequence[str] | None =
     """The scored answers of the selection, with only `columns` (None: every dimension and attribute)."""
     wanted = GROUPINGS if columns is None else tuple(columns)
     return load_answer_frame(db, survey=survey[0], question=survey[1], **sel.window(), by_day=by_day,
-                             reasons=reasons, dimensions=[d for d in DIMENSIONS if d in wanted],
+                             tz=sel.tz, reasons=reasons, dimensions=[d for d in DIMENSIONS if d in wanted],
                              attributes=[a for a in ATTRIBUTES if a in wanted])
 
 
@@ -67,7 +67,7 @@ def _denominators(db: Session, sel: Selection, by: tuple[str, ...]):
         return None, None
     names = by or ("channel",)
     sent = sent_counts(db, by=names, **sel.window())
-    daily = interaction_counts(db, by=names, **sel.window())
+    daily = interaction_counts(db, by=names, tz=sel.tz, **sel.window())
     seen: dict[tuple[str, ...], int] = {}
     for key, n in zip(daily.keys, daily.count):
         seen[key] = seen.get(key, 0) + int(n)

@@ -79,7 +79,8 @@ def _database_frame(db: Session, request: TrendRequest) -> AnswerFrame:
     return load_answer_frame(
         db, survey=request.survey, scope=request.scope, since=request.since, until=request.end,
         criteria=Criteria(channels=request.channels), dimensions=[d for d in DIMENSIONS if d in request.by],
-        attributes=[b for b in request.by if b not in DIMENSIONS], reasons=False, by_day=True)
+        attributes=[b for b in request.by if b not in DIMENSIONS], reasons=False, by_day=True,
+        tz=request.zone)
 
 
 def _only(frame: AnswerFrame, column: str, values: Sequence[str] | None) -> AnswerFrame:
@@ -118,7 +119,8 @@ def run_trends(request: TrendRequest, *, db: Session | None = None, answers: Pat
     per_10k = None
     if db is not None and all(b in DIMENSIONS for b in request.by):
         counts = interaction_counts(db, by=request.by, scope=request.scope, since=request.since,
-                                    until=request.end, criteria=Criteria(channels=request.channels))
+                                    until=request.end, criteria=Criteria(channels=request.channels),
+                                    tz=request.zone)
         per_10k = dissatisfied_per_10k(frame, counts, list(request.by), zone=request.zone)
     render = trends_json if as_json else trends_text
     return render(request.by, found, per_10k), errors

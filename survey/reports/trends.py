@@ -135,7 +135,7 @@ def trend_page(db: Session, sel: Selection, *, by: tuple[str, ...], grain: str =
     # One query covers the window shown and the months the alert compares.
     first = min(sel.filter.start, base_start)
     wide = sel.over(first, max(stop, after))
-    frame = load_answer_frame(db, attributes=(), dimensions=by, reasons=False, **wide.window())
+    frame = load_answer_frame(db, attributes=(), dimensions=by, reasons=False, tz=sel.tz, **wide.window())
     if frame.total == 0:
         return TrendPage(by, grain, (), (), recent, baseline, None)
     days = frame.answered_at
@@ -157,7 +157,7 @@ def trend_page(db: Session, sel: Selection, *, by: tuple[str, ...], grain: str =
     series.sort(key=lambda s: (s.key not in alerted, -sum(s.n)))
     per_10k = None
     if shown.total:
-        counts = interaction_counts(db, by=(), **sel.window())
+        counts = interaction_counts(db, by=(), tz=sel.tz, **sel.window())
         ratio = dissatisfied_per_10k(shown, counts, [], zone=sel.tz, period=grain)
         if ratio:
             r = ratio[0]

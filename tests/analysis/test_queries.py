@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 
 import survey.models  # noqa: F401 - registers the survey tables on the shared metadata
 from analysis.metrics import group_metrics
+from analysis.local_days import midnight_utc
 from analysis.queries import Criteria, interaction_counts, load_answer_frame, response_list, sent_counts
 from analysis.shortboard import shortboard_report
 from analysis.trends import period_of
@@ -123,6 +125,26 @@ def test_days_and_months_follow_the_local_calendar(db):
     assert (months[1], months[5]) == (np.datetime64("2026-01-01"), np.datetime64("2026-02-01"))
     local_days = (interaction_counts(db).day + np.timedelta64(8, "h")).astype("datetime64[D]")
     assert sorted(local_days)[-2:] == [np.datetime64("2026-01-31"), np.datetime64("2026-02-01")]
+
+
+def test_days_follow_the_zone_they_are_asked_in_daylight_saving_included(db):
+    seed(db)
+    berlin = ZoneInfo("Europe/Berlin")
+    # 22:30 on 31 March in Berlin (summer time, UTC+2): already 1 April in Beijing. And 23:30 on
+    # 31 January (winter time, UTC+1).
+    summer, winter = datetime(2026, 3, 31, 20, 30, tzinfo=timezone.utc), datetime(2026, 1, 31, 22, 30, tzinfo=timezone.utc)
+    for value, at in ((1, summer), (5, winter)):
+        answer = db.scalars(select(Answer).where(Answer.question == "satisfaction", Answer.value == value)).one()
+        answer.answered_at = at
+        db.get(Interaction, db.get(SurveySession, answer.session_id).interaction_id).ended_at = at
+    db.flush()
+    since, until = datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2026, 6, 1, tzinfo=timezone.utc)
+    for zone, expected in ((berlin, ("2026-03-31", "2026-01-31")), (ZoneInfo("Asia/Shanghai"), ("2026-04-01", "2026-02-01"))):
+        frame = load_answer_frame(db, since=since, until=until, tz=zone)
+        starts = dict(zip(frame.value.tolist(), frame.answered_at))
+        assert (starts[1], starts[5]) == tuple(midnight_utc(day, zone) for day in expected)
+        days = interaction_counts(db, since=since, until=until, tz=zone).day
+        assert {midnight_utc(day, zone) for day in expected} <= set(days)
 
 
 def test_sent_and_interaction_counts_by_business_type_use_the_key_answers_carry(db):
