@@ -4,7 +4,8 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import timedelta, timezone
+from datetime import tzinfo
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
@@ -15,7 +16,7 @@ from channels.phones import mask_msisdn
 from analysis.metrics import GroupMetrics
 from analysis.frame import ResponseRow
 
-LOCAL = timezone(timedelta(hours=8), "Asia/Shanghai")  # shown local, stored UTC
+DEFAULT_ZONE = ZoneInfo("Asia/Shanghai")  # TOUCHPOINT_TIMEZONE's default: times are stored UTC, shown local
 
 SCORE_HEADER = ("group", "responses", "sent", "response_rate", "satisfied", "csat", "csat_low", "csat_high",
                 "mean_score", "dissatisfied_share", "top_reasons")
@@ -32,9 +33,9 @@ def _score_rows(metrics: Sequence[GroupMetrics]) -> list[tuple]:
     return rows
 
 
-def _response_rows(responses: Sequence[ResponseRow]) -> list[tuple]:
+def _response_rows(responses: Sequence[ResponseRow], zone: tzinfo) -> list[tuple]:
     # The phone is masked here, whatever the caller passes: exports never carry full numbers.
-    return [(r.answered_at.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M"), r.channel, r.outlet, r.business_type or "",
+    return [(r.answered_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"), r.channel, r.outlet, r.business_type or "",
              mask_msisdn(r.msisdn), r.value, ";".join(r.reasons), r.text) for r in responses]
 
 
@@ -80,11 +81,14 @@ def outlet_scores_xlsx(metrics: Sequence[GroupMetrics], target: str | Path | Bin
     _write_xlsx(target, "scores", SCORE_HEADER, _score_rows(metrics))
 
 
-def responses_csv(responses: Sequence[ResponseRow], out: TextIO | None = None) -> str:
-    """Response list with masked phones and verbatim replies as CSV; returns the text when `out` is None."""
-    return _write_csv(out, RESPONSE_HEADER, _response_rows(responses))
+def responses_csv(responses: Sequence[ResponseRow], out: TextIO | None = None, *,
+                  zone: tzinfo = DEFAULT_ZONE) -> str:
+    """Response list with masked phones and verbatim replies as CSV, times in `zone`; returns the text
+    when `out` is None."""
+    return _write_csv(out, RESPONSE_HEADER, _response_rows(responses, zone))
 
 
-def responses_xlsx(responses: Sequence[ResponseRow], target: str | Path | BinaryIO) -> None:
-    """Response list with masked phones and verbatim replies as XLSX."""
-    _write_xlsx(target, "responses", RESPONSE_HEADER, _response_rows(responses))
+def responses_xlsx(responses: Sequence[ResponseRow], target: str | Path | BinaryIO, *,
+                   zone: tzinfo = DEFAULT_ZONE) -> None:
+    """Response list with masked phones and verbatim replies as XLSX, times in `zone`."""
+    _write_xlsx(target, "responses", RESPONSE_HEADER, _response_rows(responses, zone))

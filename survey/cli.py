@@ -4,6 +4,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from functools import partial
 from pathlib import Path
 
 import click
@@ -297,14 +298,16 @@ def export_command(what: str, target: Path, outlets: str, survey: str) -> None:
     from analysis.queries import load_answer_frame, response_list, sent_counts
 
     scope = [c.strip() for c in outlets.split(",") if c.strip()] or None
-    with get_runtime().read_factory() as db:
+    runtime = get_runtime()
+    with runtime.read_factory() as db:
         if what == "outlet-scores":
-            frame = load_answer_frame(db, survey=survey, scope=scope)
+            frame = load_answer_frame(db, survey=survey, scope=scope, by_day=False)
             rows = group_metrics(frame, ["outlet"], sent=sent_counts(db, by=("outlet",), survey=survey, scope=scope))
             writers = (outlet_scores_csv, outlet_scores_xlsx)
         else:
             rows = response_list(db, survey=survey, scope=scope)
-            writers = (responses_csv, responses_xlsx)
+            zone = runtime.settings.tz
+            writers = (partial(responses_csv, zone=zone), partial(responses_xlsx, zone=zone))
     if target.suffix.lower() == ".xlsx":
         writers[1](rows, target)
     else:

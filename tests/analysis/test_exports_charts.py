@@ -5,6 +5,7 @@ import csv
 import io
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
@@ -40,6 +41,13 @@ def test_response_list_csv_masks_phones_and_keeps_replies_verbatim():
     assert rows[0][4] == "phone" and rows[1][4] == "138****1234"
     assert rows[1][7] == "4 排队太久了" and rows[1][0] == "2026-01-06 00:30"  # shown in Shanghai time
     assert rows[2][7] == "'=HYPERLINK(\"x\")"  # a formula stays text
+
+
+def test_response_list_times_are_in_the_zone_asked_for(tmp_path):
+    rows = list(csv.reader(io.StringIO(responses_csv(responses(), zone=ZoneInfo("Europe/Berlin")))))
+    assert rows[1][0] == "2026-01-05 17:30"
+    responses_xlsx(responses(), tmp_path / "r.xlsx", zone=ZoneInfo("America/New_York"))
+    assert load_workbook(tmp_path / "r.xlsx").active["A2"].value == "2026-01-05 11:30"
 
 
 def test_response_list_xlsx_masks_phones(tmp_path):
