@@ -20,6 +20,9 @@ from survey.replies.normalize import LEXICON_DIR
 MODEL_FILE = LEXICON_DIR / "reason_model.yaml"
 NGRAM_SIZES = (1, 2, 3)
 _DIGIT = str.maketrans("0123456789", "0000000000")  # amounts differ, their shape counts
+# The model reads a reply's first 140 characters (two SMS segments of Chinese): its cost stays
+# bounded on any input, and real replies are far shorter (the longest in our corpora has 37).
+MAX_CHARS = 140
 
 
 def ngrams(norm: str, sizes: tuple[int, ...] = NGRAM_SIZES) -> set[str]:
@@ -27,7 +30,7 @@ def ngrams(norm: str, sizes: tuple[int, ...] = NGRAM_SIZES) -> set[str]:
     text = f"^{norm.translate(_DIGIT)}$"
     grams: set[str] = set()
     for size in sizes:
-        grams.update(text[i:i + size] for i in range(len(text) - size + 1))
+        grams.update([text[i:i + size] for i in range(len(text) - size + 1)])
     grams.discard("^")
     grams.discard("$")
     return grams
@@ -53,7 +56,7 @@ class NgramModel:
 
     def probabilities(self, norm: str) -> np.ndarray:
         """Class probabilities for a normalised text (the bias alone when no n-gram is known)."""
-        ids = [i for gram in ngrams(norm, self.sizes) if (i := self.vocabulary.get(gram)) is not None]
+        ids = [i for gram in ngrams(norm[:MAX_CHARS], self.sizes) if (i := self.vocabulary.get(gram)) is not None]
         scores = self.bias.copy()
         if ids:
             scores += self.weights[ids].sum(axis=0) / np.sqrt(len(ids))

@@ -38,7 +38,7 @@ _MODIFIER_CATS = frozenset({Cat.STRONG, Cat.MILD, Cat.NEG, Cat.AFTER})
 # What may surround a weak opt-out ("取消吧，谢谢") for the reply to still be only an opt-out.
 _OPTOUT_COMPANIONS = frozenset({Cat.OPTOUT, Cat.OPTOUT_WEAK, Cat.FILLER, Cat.ACK, Cat.GREETING})
 _REASON_ORDER = {code: i for i, code in enumerate(REASON_CODES)}
-_ARBITRATION_RATIO = 0.1
+_ARBITRATION_RATIO = 0.1  # see _arbitrate
 MEMO_LIMIT = 4096  # readings remembered per question; 0 turns the memo off (the benchmark's cold run)
 _Reading = tuple[ReplyKind, int | None, tuple[str, ...]]
 

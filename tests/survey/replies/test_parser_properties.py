@@ -43,10 +43,12 @@ def _check(question, text):
     started = time.perf_counter()
     got = parse_reply(question, text)
     elapsed = time.perf_counter() - started
-    if elapsed > TIME_LIMIT:  # a garbage collection or the machine's other work: measure once more
+    for _ in range(2):  # a garbage collection or the machine's other work: the best of three timings
+        if elapsed <= TIME_LIMIT:
+            break
         started = time.perf_counter()
         parse_reply(question, text)
-        elapsed = time.perf_counter() - started
+        elapsed = min(elapsed, time.perf_counter() - started)
     assert elapsed <= TIME_LIMIT, f"{elapsed * 1000:.2f} ms for {text[:40]!r}…"
     assert got.kind in set(ReplyKind)
     assert got.text == text
