@@ -53,6 +53,7 @@ soak: $(STAMP)
 		--seed 2 $(SOAK_ARGS)
 	$(BIN)/python benchmarks/bench_faults.py --messages 5000
 	$(BIN)/python benchmarks/bench_load.py --seconds 60 $(LOAD_ARGS)
+	$(BIN)/python benchmarks/bench_scale.py $(SCALE_ARGS)
 
 clean:
 	rm -rf $(VENV) instance build *.egg-info
