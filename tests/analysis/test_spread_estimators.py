@@ -127,3 +127,16 @@ def test_calibrated_centre_removes_the_empirical_logits_low_bias():
         calibrated.append(calibrate_centre(x, n, target, fit.tau2, fit).centre(target[:1])[0])
     assert abs(np.mean(calibrated) - 0.85) < 0.0015
     assert np.mean(fitted) < 0.85 - 0.002
+
+
+def test_the_truncated_likelihoods_gradient_is_its_derivative():
+    from scipy.optimize import check_grad
+    from analysis.spread import _truncated_nll_and_gradient
+    rng = np.random.default_rng(2)
+    d, v, scale = rng.normal(0.05, 0.3, 80), rng.uniform(0.01, 0.05, 80), rng.uniform(0.2, 1.0, 80)
+    lo, hi = d - rng.uniform(0.1, 1, 80), d + rng.uniform(0.1, 1, 80)
+    args = (d, v, scale, lo, hi)
+    for point in ([0.0, 0.2], [0.1, 0.05], [-0.2, 0.4]):
+        err = check_grad(lambda p: _truncated_nll_and_gradient(p, *args)[0],
+                         lambda p: _truncated_nll_and_gradient(p, *args)[1], np.array(point))
+        assert err < 1e-4 * max(1.0, np.abs(_truncated_nll_and_gradient(np.array(point), *args)[1]).max())
