@@ -21,7 +21,7 @@ import os
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import or_, text, update
+from sqlalchemy import or_, select, text, update
 from sqlalchemy.orm import Session
 
 from survey.jobs.leases import acquire, lock_key, worker_lease
@@ -62,9 +62,8 @@ def renew(db: Session, worker_id: str, *, now: datetime, ttl: timedelta) -> None
     at once; two live processes given one TOUCHPOINT_WORKER_ID would share it unnoticed (and requeue
     each other's claims at their starts): ids must differ, as the default hostname-pid does."""
     acquire(db, worker_lease(worker_id), holder=worker_id, now=now, ttl=ttl)
-    db.execute(update(OutboundMessage)
-               .where(OutboundMessage.state == OutboundState.SUBMITTING, OutboundMessage.claimed_by == worker_id)
-               .values(lease_until=now + ttl).execution_options(synchronize_session=False))
+    _update_unlocked(db, (OutboundMessage.state == OutboundState.SUBMITTING,
+                          OutboundMessage.claimed_by == worker_id), lease_until=now + ttl)
 
 
 def requeue(db: Session, *, now: datetime, worker_id: str | None = None, dead: Iterable[str] = ()) -> int:
@@ -75,13 +74,21 @@ def requeue(db: Session, *, now: datetime, worker_id: str | None = None, dead: I
     A live worker's claims are left alone: they are in its client's queue or on the wire, and
     sending them again would repeat texts the SMSC is about to acknowledge."""
     owners = {*dead, *([worker_id] if worker_id is not None else [])}
-    result = db.execute(update(OutboundMessage).where(
-        OutboundMessage.state == OutboundState.SUBMITTING,
-        or_(OutboundMessage.lease_until.is_(None), OutboundMessage.lease_until <= now,
-            OutboundMessage.claimed_by.in_(owners)))
-        .values(state=OutboundState.PENDING, claimed_by=None, lease_until=None)
-        .execution_options(synchronize_session=False))
-    return result.rowcount
+    return _update_unlocked(db, (OutboundMessage.state == OutboundState.SUBMITTING,
+                                 or_(OutboundMessage.lease_until.is_(None), OutboundMessage.lease_until <= now,
+                                     OutboundMessage.claimed_by.in_(owners))),
+                            state=OutboundState.PENDING, claimed_by=None, lease_until=None)
+
+
+def _update_unlocked(db: Session, where: tuple, **values) -> int:
+    """UPDATE the messages matching where that no other transaction has locked; returns how many.
+
+    A row locked is being acked by its worker's recorder (which updates its messages one by one, in
+    the order the acks came): waiting for it here, in another order, would deadlock the two. It is
+    left for the next run, by when it is settled."""
+    ids = select(OutboundMessage.id).where(*where).with_for_update(skip_locked=True).scalar_subquery()
+    return db.execute(update(OutboundMessage).where(OutboundMessage.id.in_(ids)).values(**values)
+                      .execution_options(synchronize_session=False)).rowcount
 
 
 def gone_from_this_host(worker_ids: Iterable[str]) -> set[str]:

@@ -12,7 +12,8 @@ Jobs (each opens its own transaction and can be killed at any point):
   escalate  closed-loop cases: warnings before the deadline, escalation after it, recovery checks
             settled (cases themselves open with the answers that call for them, in replies)
   heartbeat renew this worker's lease and its claims'; take over the work of workers whose lease
-            ran out: record the acks in their journals (when on this host), requeue their claims
+            ran out: record the acks in their journals (when on this host), requeue their claims;
+            under start() a thread of its own, every third of the lease
 
 Several workers may share one database (survey.jobs.claims): each claims its rows with row locks,
 its messages in flight carry its id and lease, and expire and escalate run in one worker at a time
@@ -126,6 +127,7 @@ class Worker:
                                      on_replies=self._store_replies)
         self._scheduler = None
         self._recorder: threading.Thread | None = None
+        self._heartbeat: threading.Thread | None = None
         self._stopping = threading.Event()
         self._carry: list = []
         self._receipts_waiting = True  # stored receipts not matched yet (a restart may have left some)
@@ -415,11 +417,17 @@ class Worker:
         self._recorder = threading.Thread(target=self._record_loop, args=(intervals.record,),
                                           name="recorder", daemon=True)
         self._recorder.start()
+        # Its own thread, not the scheduler's: a heartbeat waiting behind a long batch (or skipped
+        # as late, as the scheduler does) would let the lease run out under a live worker, and the
+        # others would send its texts in flight again.
+        self._heartbeat = threading.Thread(target=self._heartbeat_loop,
+                                           args=(intervals.heartbeat or self.lease.total_seconds() / 3,),
+                                           name="heartbeat", daemon=True)
+        self._heartbeat.start()
         scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(1)},
                                         job_defaults={"coalesce": True, "max_instances": 1})
-        for name in ("evaluate", "dispatch", "replies", "expire", "escalate", "heartbeat"):
-            seconds = getattr(intervals, name) or self.lease.total_seconds() / 3
-            scheduler.add_job(self._guarded(name), "interval", seconds=seconds, id=name)
+        for name in ("evaluate", "dispatch", "replies", "expire", "escalate"):
+            scheduler.add_job(self._guarded(name), "interval", seconds=getattr(intervals, name), id=name)
         from survey.jobs.packs import INTERVAL_S, scheduled  # report packs (#13): built once per period
         scheduler.add_job(scheduled(self.runtime, self._now), "interval", seconds=INTERVAL_S, id="packs")
         # One executor thread, so a job due while another runs waits and a late one is skipped by
@@ -451,15 +459,21 @@ class Worker:
                     continue
             record()
 
+    def _heartbeat_loop(self, every: float) -> None:
+        heartbeat = self._guarded("heartbeat")
+        while not self._stopping.wait(every):
+            heartbeat()
+
     def stop(self) -> None:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
         self.client.stop()  # waits for the acks of what is in flight
         self._stopping.set()
-        if self._recorder is not None:
-            self._recorder.join()
-            self._recorder = None
+        for thread in (self._recorder, self._heartbeat):
+            if thread is not None:
+                thread.join()
+        self._recorder = self._heartbeat = None
         try:
             self.record()
         except Exception:  # what is not recorded stays in the journal and is replayed at the next start
