@@ -273,7 +273,7 @@ def _spread_test(x, n, expected_rate, scale, unit_scope, n_scopes, testable, p_e
         return p, adjust(p, method), Overdispersion(1.0, 0.0, k, 0.0), None
     keep = testable.copy()
     previous = fit = raw_fit = offset = None
-    for _ in range(6):
+    for iterations in range(1, 7):
         obs = np.bincount(unit_scope[keep], weights=x[keep], minlength=n_scopes)
         exp = np.bincount(unit_scope[keep], weights=(n * expected_rate)[keep], minlength=n_scopes)
         ratio = np.where(exp > 0, obs / np.maximum(exp, 1e-12), 1.0)
@@ -300,8 +300,15 @@ def _spread_test(x, n, expected_rate, scale, unit_scope, n_scopes, testable, p_e
             break
         keep = testable & ~aside
     tau2 = fit.tau2_at(SPREAD_MARGIN)
-    high = testable & (x >= n * centre)
-    p[high] = spread_lower(x[high], n[high], centre[high], tau2 * scale[high], level=fit.level)
+    if fit is not raw_fit and iterations > 1:
+        # The carried shift served the re-centring; the final targets get their own calibration.
+        fit = calibrate_centre(x[testable], n[testable], target[testable], tau2 * scale[testable], raw_fit)
+        centre = fit.centre(target)
+        p[testable] = spread_lower(x[testable], n[testable], centre[testable], tau2 * scale[testable],
+                                   level=fit.level)
+    else:
+        high = testable & (x >= n * centre)
+        p[high] = spread_lower(x[high], n[high], centre[high], tau2 * scale[high], level=fit.level)
     v = (fit.level * (1 - fit.level)) / np.maximum(n[testable], 1)
     phi = float(np.mean((v + tau2 * scale[testable]) / v))
     return p, adjust(p, method), Overdispersion(phi, tau2, k, 0.0, 0.0), fit
