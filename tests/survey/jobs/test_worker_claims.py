@@ -297,3 +297,20 @@ def test_setting_a_reply_aside_one_by_one_leaves_another_workers_reply_alone(sha
         assert worker._replies_one_by_one(now) == Counter()
     with shared.session_factory() as db:
         assert db.scalar(select(InboundMessage.state)) is InboundState.RECEIVED
+
+
+def test_renewing_claims_skips_one_being_acked_instead_of_waiting_for_it(shared, clock):
+    postgres_only(shared)
+    add_messages(shared, 3)
+    worker = make_worker(shared, "a")
+    worker.run_once()
+    acking = int(worker.client.sent[0].key)
+    later = clock.advance(seconds=30)
+    with shared.writing() as recorder:  # the recorder holds one of them while it records its ack
+        recorder.execute(select(OutboundMessage).where(OutboundMessage.id == acking).with_for_update())
+        with shared.writing() as db:
+            claims.renew(db, "a", now=later, ttl=LEASE)
+    with shared.session_factory() as db:
+        leases_until = dict(db.execute(select(OutboundMessage.id, OutboundMessage.lease_until)).all())
+    assert leases_until.pop(acking) < later + LEASE
+    assert set(leases_until.values()) == {later + LEASE}
