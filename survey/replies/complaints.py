@@ -9,9 +9,11 @@ Strong findings win; weak ones count only when nothing strong is found.
 """
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from survey.replies.lexicon import Cat, Lexicon
 from survey.replies.phrases import Match
-from survey.replies.verbal import GAP_CHARS, VerbalHit, adjacent
+from survey.replies.verbal import GAP_CHARS, VerbalHit
 
 _MAX_BETWEEN = 8
 _NOT_AFTER_PRAISE = frozenset("几多久像在不少点一两")
@@ -49,7 +51,7 @@ def read_complaints(norm: str, matches: list[Match], hits: list[VerbalHit], lex:
     weak: set[str] = set()
     absorbed = _stories(norm, lex, strong, weak) if len(norm) >= _SHORTEST_STORY else ()
     praised_clauses = {norm.count(" ", 0, m.start) for m in matches if _praises(norm, m)}
-    positive_starts = [hit.start for hit in hits if hit.level > 0]
+    positive_starts = sorted(hit.start for hit in hits if hit.level > 0)
     used: set[int] = set()  # evaluators and praise already read with the phrase before them
     count = len(matches)
     for index, match in enumerate(matches):
@@ -64,7 +66,7 @@ def read_complaints(norm: str, matches: list[Match], hits: list[VerbalHit], lex:
         if following is not None and _praises(norm, following):
             used.add(index + 1)
             continue  # "态度很好": praise
-        if positive_starts and any(adjacent(norm, match.end, start) for start in positive_starts):
+        if positive_starts and _followed_by(norm, match.end, positive_starts):
             continue  # "态度很满意"
         if absorbed and any(start <= match.start < end and code in codes
                             for start, end, codes in absorbed for code in _codes(match)):
@@ -88,6 +90,16 @@ def read_complaints(norm: str, matches: list[Match], hits: list[VerbalHit], lex:
                     continue
                 weak.add(code)
     return tuple(strong or weak)
+
+
+def _followed_by(norm: str, end: int, starts: list[int]) -> bool:
+    """True when one of the sorted starts comes right after position end, gap characters allowed
+    between (as verbal.adjacent): a bisection, so a long reply costs no phrases x hits."""
+    reach = end
+    while reach < len(norm) and norm[reach] in GAP_CHARS:
+        reach += 1
+    index = bisect_left(starts, end)
+    return index < len(starts) and starts[index] <= reach
 
 
 def _codes(match: Match) -> list[str]:

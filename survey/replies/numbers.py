@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from typing import NamedTuple
 
 from survey.definitions import Question, QuestionKind
@@ -86,11 +87,10 @@ def _glued_to_words(norm: str, start: int, end: int, lex: Lexicon) -> bool:
     return norm[start - 1] not in lex.numeral_before and norm[max(0, start - 2):start] not in lex.numeral_before
 
 
-def _inside(spans: list[tuple[int, int]], position: int) -> bool:
-    for start, end in spans:
-        if start <= position < end:
-            return True
-    return False
+def _inside(spans: list[tuple[int, int]], starts: list[int], position: int) -> bool:
+    """True when position lies in one of the spans (in order, not overlapping; starts are theirs)."""
+    index = bisect_right(starts, position) - 1
+    return index >= 0 and position < spans[index][1]
 
 
 def read_numbers(norm: str, masked: list[tuple[int, int]], question: Question, options: frozenset[int],
@@ -100,9 +100,10 @@ def read_numbers(norm: str, masked: list[tuple[int, int]], question: Question, o
     out_of_range = False
     reasons_kind = question.kind is QuestionKind.REASONS
     joiners = _TIME_JOINERS if reasons_kind else _JOINERS
+    masked_starts = [start for start, _ in masked]
     for match in _NUMBER.finditer(norm):
         start, end = match.span()
-        if _inside(masked, start):
+        if _inside(masked, masked_starts, start):
             continue
         if question.kind is QuestionKind.RATING and _out_of(norm, end, question.max_value):
             values.append(int(match.group(1)) if match.group(1) else -1)  # "9/10": nine out of ten
