@@ -3,6 +3,7 @@ expiry (or at once when its process is known gone), a starting worker leaves a l
 alone, and a job that must run once runs once. The clock is injected; nothing sleeps."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -226,7 +227,7 @@ def test_a_journal_replayed_only_acks_messages_still_its_workers(shared):
 def test_a_worker_of_this_host_whose_process_ended_is_dead_at_once():
     ended = subprocess.Popen([sys.executable, "-c", "pass"])
     ended.wait()
-    ids = [f"{host_worker_prefix()}{ended.pid}", f"{host_worker_prefix()}{subprocess.os.getpid()}",
+    ids = [f"{host_worker_prefix()}{ended.pid}", f"{host_worker_prefix()}{os.getpid()}",
            f"otherhost-{ended.pid}", "worker-1"]
     assert claims.gone_from_this_host(ids) == {ids[0]}
 
