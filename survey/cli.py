@@ -7,24 +7,55 @@ import threading
 from functools import partial
 from pathlib import Path
 
+import importlib
+
 import click
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, ScriptInfo
 
 from channels.csv_import import ImportSummary, import_interactions, import_outlets
 from channels.csv_reading import ReaderFailed
 from channels.services import seed_business_types
-from smpp.simulator import run_simulator
 from survey import database, log_masking
 from survey.accounts.models import Role, TokenScope
 from survey.accounts.services import AccountError, create_token, create_user
-from survey.demo import demo_command
-from survey.jobs.build import build_worker
-from survey.replies.scoring import evaluate, format_report
-from survey.web import create_app
-from survey.web.db import get_runtime
+from survey.runtime import Runtime
+
+# The web app, the engine, the demo and the simulator are imported by the commands that run them: a
+# command such as `shortboards --answers FILE` should not spend a second importing what it never uses.
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=False, load_dotenv=False)
+def _create_app():
+    from survey.web import create_app
+    return create_app()
+
+
+def get_runtime() -> Runtime:
+    """The runtime of the app this command runs in, the app loaded now if the command did not need it."""
+    from flask import has_app_context
+
+    from survey.web.db import get_runtime as app_runtime
+    if not has_app_context():  # for as long as the command runs
+        ctx = click.get_current_context()
+        ctx.with_resource(ctx.ensure_object(ScriptInfo).load_app().app_context())
+    return app_runtime()
+
+
+class _Commands(FlaskGroup):
+    """Adds the commands that live in packages of their own when they are asked for."""
+
+    LAZY = {"demo": "survey.demo:demo_command"}
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx, name):
+        if name in self.LAZY and name not in self.commands:
+            module, attribute = self.LAZY[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, create_app=_create_app, add_default_commands=False, load_dotenv=False)
 def main() -> None:
     """Touchpoint: post-interaction SMS satisfaction surveys."""
     log_masking.install()  # no subscriber's number in clear in any log line of any command
@@ -149,6 +180,8 @@ def serve(host: str | None, port: int | None) -> None:
     """Serve the web app and the API."""
     from werkzeug.serving import run_simple
 
+    from survey.web import create_app
+
     runtime = get_runtime()
     run_simple(host or runtime.settings.host, port or runtime.settings.port,
                create_app(runtime=runtime), threaded=True)
@@ -162,6 +195,8 @@ def worker_command() -> None:
     awaited and recorded, so nothing is sent twice at the next start. Several workers may share one
     database, each with its own TOUCHPOINT_WORKER_ID (default hostname-pid) and SMPP bind.
     """
+    from survey.jobs.build import build_worker
+
     runtime = get_runtime()
     worker = build_worker(runtime)
     stopping = threading.Event()
@@ -188,6 +223,8 @@ def worker_command() -> None:
 def smsc_command(host: str, port: int | None, ack_latency_ms: float, reply_delay_s: float,
                  no_replies: bool, log_path: Path | None, seed: int) -> None:
     """Run the bundled SMSC simulator (SMPP 3.4 over TCP) with subscribers who reply."""
+    from smpp.simulator import run_simulator
+
     settings = get_runtime().settings
     run_simulator(host, port if port is not None else settings.smpp_port, settings.smpp_system_id,
                   settings.smpp_password, ack_latency_s=ack_latency_ms / 1000, replies=not no_replies,
@@ -199,10 +236,12 @@ def smsc_command(host: str, port: int | None, ack_latency_ms: float, reply_delay
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def replies_eval_command(file: Path) -> None:
     """Score the reply parser on labelled replies (JSONL); the last line is the accuracy."""
+    from survey.replies.scoring import evaluate, format_report
+
     click.echo(format_report(evaluate(file)))
 
 
-@main.command("shortboards")
+@main.command("shortboards", with_appcontext=False)  # the app is loaded only to read the database
 @click.option("--answers", "answers_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CSV: answered_at, channel, region, city, outlet, business_type, value, reasons "
                    "(default: the database)")
@@ -236,7 +275,7 @@ def shortboards_command(answers_file: Path | None, groupings: tuple[str, ...], a
     else:
         scope = [c.strip() for c in outlets.split(",") if c.strip()] or None
         with get_runtime().read_factory() as db:
-            frame = load_answer_frame(db, survey=survey, scope=scope)
+            frame = load_answer_frame(db, survey=survey, scope=scope, by_day=False)
     try:
         click.echo(run_shortboards(frame, by, as_json, min_n=min_n))
     except (KeyError, ValueError) as exc:
@@ -315,5 +354,3 @@ def export_command(what: str, target: Path, outlets: str, survey: str) -> None:
             writers[0](rows, out)
     click.echo(f"{len(rows)} rows written to {target}")
 
-
-main.add_command(demo_command)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -137,3 +138,25 @@ def test_exports_mask_phones_and_keep_to_the_scope(app, db, outlets, tmp_path, c
     text = target.read_text(encoding="utf-8-sig")
     assert "138****1234" in text and "13812341234" not in text and "S002" not in text
     assert "4 排队太久" in text
+
+
+def test_shortboards_from_the_database_reads_the_stored_answers_in_a_scope(app, db, clock, outlets):
+    # The command loads the app only for this path (it runs without one for a CSV).
+    from datetime import timedelta
+
+    from tests.survey.reports.seeding import Planned, seed
+
+    ago = [clock.now() - timedelta(days=1 + i % 20, hours=i % 7) for i in range(240)]
+    seed(db, clock, [Planned(outlet, at, value=value) for i, at in enumerate(ago) for outlet, value in
+                     (("S001", 1 if i % 10 else 4), ("S002", 4 if i % 2 else 1), ("S101", 2 if i % 8 else 5))])
+    db.commit()
+    boards = json.loads(invoke(app, "shortboards", "--json").output)
+    assert [(b["group"], b["n"], b["status"]) for b in boards] == [("S002", 240, "short_board")]
+    scoped = json.loads(invoke(app, "shortboards", "--json", "--outlets", "S001,S101").output)
+    assert scoped and {b["group"] for b in scoped} <= {"S001", "S101"} and {b["status"] for b in scoped} == {"watch"}
+
+
+def test_commands_of_their_own_packages_are_listed_and_run(app):
+    result = invoke(app, "--help")
+    assert "demo" in result.output and "shortboards" in result.output
+    assert "--fresh" in invoke(app, "demo", "--help").output
