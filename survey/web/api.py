@@ -22,7 +22,7 @@ from survey.accounts.services import authenticate_token
 from survey.reports.filters import BadParameter, parse_filter
 from survey.reports.selection import NotVisible, Selection, resolve
 from survey.web.api_schemas import (
-    AlertSchema, NoQuery, OutletListSchema, OutletQuery, OutletResultsSchema, ResultsQuery, ResultsSchema,
+    AlertSchema, BoardSchema, NoQuery, OutletListSchema, OutletQuery, OutletResultsSchema, ResultsQuery, ResultsSchema,
     ShortBoardsQuery, ShortBoardsSchema, TrendsQuery, TrendsSchema,
 )
 from survey.web.apidocs import ErrorSchema, Operation, documented
@@ -175,11 +175,20 @@ def shortboards():
     report = readapi.shortboards(db, sel, by=query["by"], min_n=query["min_n"], alpha=query["alpha"])
     out = {"by": report.by, "within": report.within, "adjustment": report.adjustment, "alpha": report.alpha,
            "min_n": report.min_n, "tau2": report.dispersion.tau2, "filters": _echo(sel),
-           "shortboards": report.flagged, "shortboards_adjusted": report.flagged_adjusted,
-           "not_enough_answers": report.not_enough}
+           "headline": report.headline, "not_enough_answers": report.not_enough}
+    lists = {"shortboards": report.flagged, "shortboards_adjusted": report.flagged_adjusted,
+             "headline_shortboards": report.flagged_any, "watch_list": report.watch_list}
     if query["all"]:
-        out["groups"] = report.boards
+        lists["groups"] = report.boards
+    for name, boards in lists.items():
+        out[name] = [_board(b, report.headline) for b in boards]
     return jsonify(ShortBoardsSchema().dump(out))
+
+
+def _board(board, headline: str) -> dict:
+    """A board with what depends on its report: the headline view's columns."""
+    return {**BoardSchema().dump(board), "headline": board.view(headline),
+            "flagged_adjusted": board.adjusted is not None and board.adjusted.flagged}
 
 
 @bp.get("/trends")

@@ -182,6 +182,25 @@ class AdjustedSchema(Schema):
     p = Number(required=True)
     q = Number(required=True)
     flagged = fields.Boolean(required=True)
+    expected_rate = Number(required=True, metadata={"description": "the rest's rate in each of its case-mix cells"})
+    shrunken_rate = Number(required=True)
+    shrunken_low = Number(required=True)
+    shrunken_high = Number(required=True)
+
+
+class ViewSchema(Schema):
+    view = fields.String(required=True, metadata={"description": "raw or adjusted"})
+    observed = Number(required=True)
+    expected = Number(required=True, metadata={"description": "the rest's rate (raw) or its case-mix cells' (adjusted)"})
+    adjusted = Number(required=True, metadata={"description": "indirectly standardised rate (raw: the observed)"})
+    gap = Number(required=True, metadata={"description": "expected - observed"})
+    p = Number(required=True)
+    q = Number(required=True)
+    impact = Number(required=True, metadata={"description": "satisfied answers lost, n x gap"})
+    shrunken = Number(required=True)
+    shrunken_low = Number(required=True)
+    shrunken_high = Number(required=True)
+    flagged = fields.Boolean(required=True)
 
 
 class BoardSchema(Schema):
@@ -207,6 +226,8 @@ class BoardSchema(Schema):
     top_reasons = fields.List(fields.String(), required=True)
     pooled_groups = fields.Integer(required=True)
     adjusted = fields.Nested(AdjustedSchema, allow_none=True, required=True)
+    flagged_adjusted = fields.Boolean(required=True)
+    headline = fields.Nested(ViewSchema, required=True, metadata={"description": "the report's headline view"})
 
 
 class NotEnoughSchema(Schema):
@@ -225,6 +246,12 @@ class ShortBoardsSchema(Schema):
     filters = fields.Nested(WindowSchema, required=True)
     shortboards = fields.List(fields.Nested(BoardSchema), required=True)
     shortboards_adjusted = fields.List(fields.Nested(BoardSchema), required=True)
+    headline = fields.String(required=True, metadata={
+        "description": "adjusted when business type x tier explain differences in satisfaction, else raw"})
+    headline_shortboards = fields.List(fields.Nested(BoardSchema), required=True, metadata={
+        "description": "short boards of either view, the headline's first"})
+    watch_list = fields.List(fields.Nested(BoardSchema), required=True, metadata={
+        "description": "when the headline view flags nothing: the worst groups by shrunken estimate"})
     not_enough_answers = fields.List(fields.Nested(NotEnoughSchema), required=True)
     groups = fields.List(fields.Nested(BoardSchema), metadata={"description": "every tested group (all=true)"})
 

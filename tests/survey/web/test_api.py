@@ -190,6 +190,20 @@ def test_shortboards_find_the_weak_outlet(client, seeded, reader):
     assert board["flagged"] and board["gap"] > 0 and board["q"] < 0.05 and board["impact"] > 0
     assert board["rate_low"] <= board["rate"] <= board["rate_high"]
     assert "groups" not in body
+    # One coherent table in the headline view, as the page and the command show it.
+    view = board["headline"]
+    assert body["headline"] in ("raw", "adjusted") and view["view"] == body["headline"]
+    assert view["gap"] == pytest.approx(view["expected"] - view["observed"], abs=1e-9) and view["flagged"]
+    assert view["shrunken_low"] <= view["shrunken"] <= view["shrunken_high"]
+    assert [b["group"] for b in body["headline_shortboards"]][:1] == ["S002"] and body["watch_list"] == []
+
+
+def test_shortboards_without_a_short_board_give_a_watch_list(client, seeded, reader):
+    body = client.get("/api/v1/shortboards?by=outlet&min_n=20&period=365d&outlet=S001,S101", headers=reader).json
+    assert body["shortboards"] == [] and body["headline_shortboards"] == []
+    watch = body["watch_list"]
+    assert watch and {b["group"] for b in watch} <= {"S001", "S101"}
+    assert all(b["headline"]["shrunken"] < b["headline"]["expected"] for b in watch)
 
 
 def test_trends_per_month_with_alerts(client, db, seeded, reader):
