@@ -153,6 +153,16 @@ def load(runtime: Runtime, answers: int, seed: int = 5) -> dict:
     return counts
 
 
+def advance_sequences(runtime: Runtime) -> None:
+    """PostgreSQL: the ids the load chose itself are taken, so the engine's inserts start after them."""
+    if runtime.engine.dialect.name != "postgresql":
+        return
+    with runtime.engine.begin() as conn:
+        for table in ("interactions", "survey_sessions", "answers"):
+            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                              f"(SELECT coalesce(max(id), 1) FROM {table}))"))
+
+
 def lead_outlets(runtime: Runtime) -> list[str]:
     """One city's stores: what a channel lead looks after."""
     with runtime.read_factory() as db:
@@ -350,6 +360,7 @@ def bench(name: str, url: str, answers: int, runs: int, acks: int) -> None:
               f"peak Python memory {peak / 1e6:.1f} MB (streamed)")
         runtime.engine.dispose()
         if acks:
+            advance_sequences(runtime)
             worker_beside_pages(url, Path(folder), ids["manager"], acks)
 
 
