@@ -91,7 +91,8 @@ def load(runtime: Runtime, answers: int, seed: int = 5) -> dict:
     outlet_of = rng.integers(0, len(codes), total)
     rate = np.clip(rng.normal(0.9, 0.03, len(codes)), 0.5, 0.99)
     rate[rng.choice(len(codes), len(codes) // 50, replace=False)] -= 0.15  # the short boards
-    ended = NOW - timedelta(days=365) + (rng.random(total) * 365 * 86400).astype("timedelta64[s]").astype(object)
+    # In time order, as ingest numbers them: a row's id follows its time, so a window is a run of ids.
+    ended = NOW - timedelta(days=365) + np.sort(rng.random(total) * 365 * 86400).astype("timedelta64[s]").astype(object)
     business = [name for _, name in DEFAULT_BUSINESS_TYPES]
     with runtime.read_factory() as db:
         business_ids = dict(db.execute(text("SELECT name, id FROM business_types")).all())
@@ -101,6 +102,7 @@ def load(runtime: Runtime, answers: int, seed: int = 5) -> dict:
     satisfied = rng.random(total) < rate[outlet_of]
     value = np.where(satisfied, rng.integers(1, 3, total), rng.integers(3, 6, total))
     reason = rng.integers(0, len(REASON_CODES) - 1, total)
+    role = rng.permutation(total)  # below `sessions`: surveyed; below `answers`: answered (all year long)
     started = time.perf_counter()
     counts = {"interactions": 0, "sessions": 0, "answers": 0}
     for start in range(0, total, BATCH):
@@ -115,11 +117,11 @@ def load(runtime: Runtime, answers: int, seed: int = 5) -> dict:
             its.append({"id": i + 1, "source": "bench", "external_id": f"b{i}", "channel": channel,
                         "outlet_id": outlet_id, "business_type_id": business_ids[business[biz[i]]], "msisdn": phone,
                         "ended_at": end, "staff_id": None, "attributes": attrs, "received_at": end,
-                        "evaluated_at": end, "decision": "surveyed" if i < sessions else "sampled_out"})
-            if i >= sessions:
+                        "evaluated_at": end, "decision": "surveyed" if role[i] < sessions else "sampled_out"})
+            if role[i] >= sessions:
                 continue
             sent = end + timedelta(minutes=5)
-            answered = i < answers
+            answered = role[i] < answers
             sess.append({"id": i + 1, "interaction_id": i + 1, "msisdn": phone, "survey": "csat-default",
                          "state": "completed" if answered else "expired", "question": None, "reasks": 0,
                          "scheduled_for": sent, "sent_at": sent, "last_reply_at": None, "expires_at": None,
