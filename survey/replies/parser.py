@@ -13,7 +13,7 @@ from survey.definitions import Question, QuestionKind
 from survey.reasons import REASON_CODES
 from survey.replies.complaints import read_complaints
 from survey.replies.lexicon import Cat, Lexicon, lexicon
-from survey.replies.ngram_model import NgramModel, reason_model
+from survey.replies.ngram_model import MAX_CHARS, NgramModel, reason_model
 from survey.replies.normalize import normalise
 from survey.replies.numbers import MAX_ANSWER_DIGITS, NumberReading, read_numbers
 from survey.replies.phrases import Match, PhraseTrie
@@ -91,6 +91,12 @@ def _whole_level(trie: PhraseTrie, phrase: str) -> int | None:
     return None
 
 
+# A reply is read up to two SMS segments of Chinese, as far as the reason model reads (the longest
+# real reply we know has 37 characters): work per reply stays bounded, so a 255-part message costs
+# the engine no more than any other reply. The whole text is still kept verbatim with the answer.
+READ_LIMIT = MAX_CHARS
+
+
 def parse_reply(question: Question, text: str, *,
                 learned: Mapping[str, tuple[str, int | None, tuple[str, ...]]] | None = None) -> ParsedReply:
     """Understand one reply to `question`; never raises on any text.
@@ -102,7 +108,7 @@ def parse_reply(question: Question, text: str, *,
     compiled = _compiled.get(id(question))
     if compiled is None or compiled.question is not question:
         compiled = _compiled[id(question)] = _compile(question)
-    norm = normalise(text)
+    norm = normalise(text[:READ_LIMIT])
     if learned:
         label = learned.get(norm)
         if label is not None:

@@ -1,6 +1,7 @@
 """Properties of parse_reply over arbitrary text: it never raises and stays within the question."""
 from __future__ import annotations
 
+import gc
 import time
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 
 from survey.definitions import load_surveys
 from survey.replies.ngram_model import reason_model
-from survey.replies.parser import ReplyKind, parse_reply
+from survey.replies.parser import READ_LIMIT, ReplyKind, parse_reply
 
 QUESTIONS = [q for survey in load_surveys().values() for q in survey.questions]
 
@@ -26,6 +27,7 @@ REPLY_LIKE = st.lists(PIECES, max_size=200).map("".join)
 
 
 TIME_LIMIT = 0.001  # seconds per reply, the memo off: every call parses in full
+_REFERENCE_TIME: dict[str, float] = {}  # per question: a typical reply's time on this machine, at rest
 
 
 @pytest.fixture(autouse=True)
@@ -36,19 +38,39 @@ def _no_memo(monkeypatch):
     parser.clear_memo()
     reason_model()  # loaded once per process, outside the timing
     for question in QUESTIONS:
-        parse_reply(question, "1 排队太久 说好回电话到现在没人打来")  # compile outside the timing
+        parse_reply(question, REFERENCE)  # compile outside the timing
+        _REFERENCE_TIME.setdefault(question.key, _best_time(question, REFERENCE, 50))
+
+
+REFERENCE = "1 排队太久 说好回电话到现在没人打来"
+
+
+def _best_time(question, text, calls: int) -> float:
+    """This thread's CPU time for one parse (time the machine gave other processes is not the
+    parser's), the collector off (nor is a collection of hypothesis's heap), best of `calls`."""
+    gc.disable()
+    try:
+        best = float("inf")
+        for _ in range(calls):
+            started = time.thread_time()
+            parse_reply(question, text)
+            best = min(best, time.thread_time() - started)
+            if best <= TIME_LIMIT / 10:
+                break
+    finally:
+        gc.enable()
+    return best
 
 
 def _check(question, text):
-    started = time.perf_counter()
     got = parse_reply(question, text)
-    elapsed = time.perf_counter() - started
-    for _ in range(2):  # a garbage collection or the machine's other work: the best of three timings
-        if elapsed <= TIME_LIMIT:
-            break
-        started = time.perf_counter()
-        parse_reply(question, text)
-        elapsed = min(elapsed, time.perf_counter() - started)
+    elapsed = _best_time(question, text, 5)
+    if elapsed > TIME_LIMIT:
+        # Is the machine slow right now (a shared VM's neighbours show as CPU time too)? The same
+        # reference reply against its time at the start of the run says by how much; a text that
+        # is itself slow still fails.
+        slowdown = _best_time(question, REFERENCE, 5) / _REFERENCE_TIME[question.key]
+        elapsed /= max(1.0, slowdown)
     assert elapsed <= TIME_LIMIT, f"{elapsed * 1000:.2f} ms for {text[:40]!r}…"
     assert got.kind in set(ReplyKind)
     assert got.text == text
@@ -58,6 +80,7 @@ def _check(question, text):
     if got.kind is not ReplyKind.ANSWER:
         assert got.value is None and got.reasons == ()
     assert all(isinstance(code, str) for code in got.reasons)
+    return got
 
 
 @pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.key)
@@ -82,3 +105,13 @@ def test_number_in_range_is_the_answer(question, value, decoration):
     expected = value in options if question.options and question.kind != "rating" else (
         question.min_value <= value <= question.max_value)
     assert (got.kind is ReplyKind.ANSWER) == expected
+
+
+
+@pytest.mark.parametrize("question", QUESTIONS, ids=lambda q: q.key)
+def test_a_reply_longer_than_any_sms_is_read_from_its_start_within_the_limit(question):
+    start = "4 排队太久，说好回电话到现在没人打来"
+    text = start + "又" * 100_000
+    got = _check(question, text)  # within the time limit, the whole text kept
+    read = parse_reply(question, text[:READ_LIMIT])
+    assert (got.kind, got.value, got.reasons) == (read.kind, read.value, read.reasons)
