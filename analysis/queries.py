@@ -40,13 +40,15 @@ class Criteria:
     attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
-GENERATED_ATTRIBUTES = ("tier", "brand")  # answers' columns generated from `attributes` (covered by an index)
+# Customer attributes answers also hold as columns of their own, copied from `attributes` at insert
+# (survey.models.Answer) so the covering index holds them.
+COLUMN_ATTRIBUTES = ("tier", "brand")
 
 
 def _answer_attribute(a, name: str):
-    """An attribute of an answer's customer: its generated column where there is one (read from the
+    """An attribute of an answer's customer: its own column where there is one (read from the
     covering index), the JSON otherwise."""
-    return getattr(a, name) if name in GENERATED_ATTRIBUTES else a.attributes[name].as_string()
+    return getattr(a, name) if name in COLUMN_ATTRIBUTES else a.attributes[name].as_string()
 
 
 def _answer_criteria(a, criteria: Criteria | None) -> list:
