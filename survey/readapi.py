@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from analysis.frame import AnswerFrame
 from analysis.metrics import GroupMetrics, NpsMetrics, group_metrics, nps_metrics
-from analysis.queries import DIMENSIONS, interaction_counts, load_answer_frame, sent_counts
+from analysis.counts import interaction_counts, load_answer_frame, sent_counts
+from analysis.queries import DIMENSIONS
 from analysis.shortboard import ShortBoardReport, shortboard_report
 from analysis.trends import TrendAlerts, TrendSeries, trend_alerts, trend_series
 from channels.models import City, Outlet, Region

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from analysis.drivers import group_drivers
 from analysis.metrics import GroupMetrics, group_metrics
-from analysis.queries import load_answer_frame, sent_counts
+from analysis.counts import load_answer_frame, sent_counts
 from survey.reports.labels import reason_label
 from survey.reports.places import Place, places_in
 from survey.reports.selection import Selection

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from analysis.frame import group_rows, reason_table
-from analysis.queries import load_answer_frame
+from analysis.counts import load_answer_frame
 from survey.reports.labels import reason_label
 from survey.reports.selection import Selection
 from survey.reports.tables import Table

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from analysis.metrics import GroupMetrics, group_metrics
-from analysis.queries import load_answer_frame, sent_counts
+from analysis.counts import load_answer_frame, sent_counts
 from survey.reports.selection import Selection
 
 

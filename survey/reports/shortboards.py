@@ -11,7 +11,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from analysis.frame import AnswerFrame, group_rows, reason_table
-from analysis.queries import load_answer_frame
+from analysis.counts import load_answer_frame
 from analysis.shortboard import ROLLUP, NotEnough, ShortBoard, ShortBoardReport, shortboard_report
 from analysis.spread import funnel_limits
 from survey.reports.labels import DIMENSION_LABELS, group_label, pooled_label, reason_label, value_label

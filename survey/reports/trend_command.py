@@ -14,7 +14,8 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from analysis.frame import AnswerFrame
-from analysis.queries import DIMENSIONS, Criteria, interaction_counts, load_answer_frame
+from analysis.counts import interaction_counts, load_answer_frame
+from analysis.queries import DIMENSIONS, Criteria
 from analysis.trends import Allowance, RatioSeries, TrendAlert, TrendAlerts, dissatisfied_per_10k, trend_alerts
 from channels.taxonomy import parse_channel
 

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 from sqlalchemy.orm import Session
 
-from analysis.queries import interaction_counts, load_answer_frame
+from analysis.counts import interaction_counts, load_answer_frame
 from analysis.trends import TrendSeries, dissatisfied_per_10k, trend_alerts, trend_series
 from survey.reports.labels import DIMENSION_LABELS, group_label
 from survey.reports.places import outlet_label, outlet_names

@@ -6,6 +6,8 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 import templates
+from analysis import counts
+from analysis.column_store import ColumnStore
 from survey import log_masking
 from survey.runtime import Runtime
 from survey.settings import Settings
@@ -22,6 +24,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.config.update(SECRET_KEY=runtime.settings.secret_key)
     app.json.ensure_ascii = False
     app.extensions["touchpoint"] = runtime
+    if runtime.settings.column_copy:
+        # SQLite commits one writer at a time, so ids arrive in order and settle at once.
+        settle = 0 if runtime.engine.dialect.name == "sqlite" else runtime.settings.column_settle_seconds
+        counts.attach(runtime.read_factory, ColumnStore(settle_seconds=settle))
     app.teardown_appcontext(db.close_session)
     headers.install(app, cookie_secure=runtime.settings.cookie_secure)
     auth.login_manager.init_app(app)
