@@ -24,6 +24,7 @@ from analysis.columns import NULL, REASON_BIT, Columns, Levels, Places, Table, m
 from channels.models import BusinessType, City, Interaction, Outlet, Region
 from survey.models import Answer, ReplyReparse, SurveySession
 
+PLACES_SECONDS = 60  # survey.reports.cache keeps a page's result as long
 STRING_COLUMNS = ("survey", "question", "channel", "region", "city", "outlet", "business_type", "tier", "brand")
 
 
@@ -80,6 +81,8 @@ class ColumnStore:
         self._next = {"answers": 0, "sessions": 0, "interactions": 0}
         self._seen: list[tuple[float, dict[str, int]]] = []  # (when, highest id per table then)
         self._reparsed = 0
+        self._known_places: Places | None = None
+        self._places_read_at = 0.0
 
     def columns(self, db: Session) -> Columns | None:
         """A current copy, read through db (whose transaction decides what is visible); None while
@@ -145,7 +148,11 @@ class ColumnStore:
             q = (select(i.id, _time(i.ended_at, dialect), cast(i.channel, String), i.outlet_id, i.business_type_id,
                         cast(_attribute("tier"), String), cast(_attribute("brand"), String))
                  .where(i.id >= since_id).order_by(i.id))
-        # Straight from the driver's cursor: a million rows as plain tuples, no Row objects.
+        return self._fetch(db, q)
+
+    @staticmethod
+    def _fetch(db: Session, q) -> list:
+        """Straight from the driver's cursor: a million rows as plain tuples, no Row objects."""
         connection = db.connection()
         cursor = connection.connection.cursor()
         try:
@@ -154,10 +161,17 @@ class ColumnStore:
         finally:
             cursor.close()
 
-    def _places(self, db: Session) -> Places:
-        outlets = db.execute(select(Outlet.id, Outlet.code, cast(Outlet.channel, String), City.name, Region.name)
-                             .join(City, City.id == Outlet.city_id).join(Region, Region.id == City.region_id)).all()
-        kinds = db.execute(select(BusinessType.id, BusinessType.code, BusinessType.name)).all()
+    def _places(self, db: Session, now: float, outlets_used: np.ndarray) -> Places:
+        """Outlets and business types, read again PLACES_SECONDS after the last read (pages keep their
+        results as long) or at once when a row names an outlet the copy does not know."""
+        known = self._known_places
+        if known is not None and now - self._places_read_at < PLACES_SECONDS:
+            used = outlets_used[outlets_used != NULL]
+            if not len(used) or (used.max() < len(known.outlet_code) and (known.outlet_code[used] != NULL).all()):
+                return known
+        outlets = self._fetch(db, select(Outlet.id, Outlet.code, cast(Outlet.channel, String), City.name, Region.name)
+                              .join(City, City.id == Outlet.city_id).join(Region, Region.id == City.region_id))
+        kinds = self._fetch(db, select(BusinessType.id, BusinessType.code, BusinessType.name))
         enc = self._levels
 
         def by_id(rows, at: int, levels: Levels) -> np.ndarray:
@@ -166,9 +180,11 @@ class ColumnStore:
                 out[[r[0] for r in rows]] = levels.encode([r[at] for r in rows])
             return out
 
-        return Places(by_id(outlets, 1, enc["outlet"]), by_id(outlets, 2, enc["channel"]), by_id(outlets, 3, enc["city"]),
-                      by_id(outlets, 4, enc["region"]), by_id(kinds, 1, enc["business_type"]),
-                      by_id(kinds, 2, enc["business_type"]))
+        self._known_places = Places(
+            by_id(outlets, 1, enc["outlet"]), by_id(outlets, 2, enc["channel"]), by_id(outlets, 3, enc["city"]),
+            by_id(outlets, 4, enc["region"]), by_id(kinds, 1, enc["business_type"]), by_id(kinds, 2, enc["business_type"]))
+        self._places_read_at = now
+        return self._known_places
 
     # -- keeping current ----------------------------------------------------------------------
 
@@ -202,7 +218,7 @@ class ColumnStore:
             tails[name] = Table({k: v[cut:] for k, v in tail.columns.items()})
         self._reread_reparsed(db)
         return Columns(*(self._settled[t].append(tails[t]) for t in ("answers", "sessions", "interactions")),
-                       self._places(db), self._levels)
+                       self._places(db, now, new_interactions["outlet"]), self._levels)
 
     def _reread_reparsed(self, db: Session) -> None:
         """Answers below the boundary read again after a review label: take their value and reasons again."""

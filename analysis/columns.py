@@ -408,3 +408,11 @@ def sent_counts(cols: Columns, *, by: Sequence[str] = ("outlet",), survey: str =
     if not by:
         return {(): len(rows)}  # SQL's count without GROUP BY: one row, 0 included
     return {k: n for k, (n,) in _tally([_tag_part(cols, s, rows, b, outlet_channel=True) for b in by]).items()}
+
+
+def latest_interactions(cols: Columns, *, scope: Sequence[str] | None = None, since: datetime | None = None,
+                        until: datetime | None = None, criteria=None, limit: int = 20) -> np.ndarray:
+    """The ids analysis.queries.latest_interactions lists (the highest that match), highest first."""
+    i = cols.interactions
+    mask = _joined(cols, i, _window(i["ended"], since, until) & _tag_mask(cols, i, scope, criteria), ["outlet"])
+    return i["id"][np.flatnonzero(mask)[-limit:][::-1]] if limit > 0 else np.zeros(0, np.int64)

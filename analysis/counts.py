@@ -16,7 +16,7 @@ from analysis import columns as col
 from analysis import queries
 from analysis.column_store import ColumnStore
 from analysis.frame import AnswerFrame
-from analysis.queries import DEFAULT_ZONE, Criteria, DailyCounts, SessionCounts
+from analysis.queries import DEFAULT_ZONE, Criteria, DailyCounts, InteractionRecord, SessionCounts
 
 STORE = "touchpoint.column_store"
 _COPY = "touchpoint.columns"
@@ -99,3 +99,14 @@ def load_answer_frame(db: Session, *, survey: str = "csat-default", question: st
     return _either(db, col.answer_frame, queries.load_answer_frame, survey=survey, question=question, scope=scope,
                    since=since, until=until, attributes=attributes, by_day=by_day, criteria=criteria,
                    dimensions=dimensions, reasons=reasons, tz=tz)
+
+
+def latest_interactions(db: Session, *, scope: Sequence[str] | None = None, since: datetime | None = None,
+                        until: datetime | None = None, criteria: Criteria | None = None,
+                        limit: int = 20) -> list[InteractionRecord]:
+    """analysis.queries.latest_interactions (found in the columns, then read by id: a window over a
+    million interactions is otherwise a sort of all of them)."""
+    def from_columns(copy, **args):
+        return queries.latest_interactions(db, ids=col.latest_interactions(copy, **args), **args)
+    return _either(db, from_columns, queries.latest_interactions, scope=scope, since=since, until=until,
+                   criteria=criteria, limit=limit)

@@ -468,10 +468,12 @@ class InteractionRecord:
 
 def latest_interactions(db: Session, *, scope: Sequence[str] | None = None, since: datetime | None = None,
                         until: datetime | None = None, criteria: Criteria | None = None,
-                        limit: int = 20) -> list[InteractionRecord]:
-    """The interactions received last (by id, which the primary key walks backwards without a sort)."""
+                        limit: int = 20, ids: Sequence[int] | None = None) -> list[InteractionRecord]:
+    """The interactions received last (by id), or those of `ids` (found already, e.g. in analysis.columns)."""
     q = (_interaction_query([Interaction.id, Interaction.ended_at, Interaction.channel, Outlet.code, Outlet.name,
                              BusinessType.name, Interaction.msisdn, Interaction.decision], scope, criteria)
          .where(*_window(Interaction.ended_at, since, until)).order_by(Interaction.id.desc()).limit(limit))
+    if ids is not None:
+        q = q.where(Interaction.id.in_([int(i) for i in ids]))
     return [InteractionRecord(i, ended, str(channel), code, name, business, msisdn, decision)
             for i, ended, channel, code, name, business, msisdn, decision in db.execute(q)]

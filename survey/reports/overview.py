@@ -8,8 +8,8 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from analysis.counts import interaction_totals, session_counts, value_counts
-from analysis.queries import SessionCounts, latest_interactions
+from analysis.counts import interaction_totals, latest_interactions, session_counts, value_counts
+from analysis.queries import SessionCounts
 from analysis.stats import nps, wilson
 from channels.phones import mask_msisdn
 from survey.reports.labels import DECISION_LABELS, channel_label

@@ -133,11 +133,12 @@ def _reasons_by_group(frame: AnswerFrame, by: tuple[str, ...]) -> dict[tuple[str
     grouping = group_rows(frame, by)
     table, _ = reason_table(frame, grouping)
     n = np.bincount(grouping.codes, weights=frame.count, minlength=grouping.size)
-    out = {}
-    for g, key in enumerate(grouping.keys):
-        order = np.argsort(-table[g], kind="stable")[:TOP_REASONS]
-        out[tuple(key)] = [(frame.reason_codes[j], table[g, j] / n[g]) for j in order if table[g, j] > 0]
-    return out
+    top = np.argsort(-table, axis=1, kind="stable")[:, :TOP_REASONS]  # all groups at once
+    named = np.take_along_axis(table, top, axis=1)
+    shares = named / np.maximum(n, 1)[:, None]
+    codes = frame.reason_codes
+    return {tuple(key): [(codes[j], s) for j, s, k in zip(top[g].tolist(), shares[g].tolist(), named[g].tolist()) if k > 0]
+            for g, key in enumerate(grouping.keys)}
 
 
 def _row(rank: int, by: tuple[str, ...], b: ShortBoard, view: str, reasons_of: dict, names: dict,

@@ -27,7 +27,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     if runtime.settings.column_copy:
         # SQLite commits one writer at a time, so ids arrive in order and settle at once.
         settle = 0 if runtime.engine.dialect.name == "sqlite" else runtime.settings.column_settle_seconds
-        counts.attach(runtime.read_factory, ColumnStore(settle_seconds=settle))
+        counts.attach(runtime.read_factory,
+                      ColumnStore(settle_seconds=settle, clock=lambda: runtime.clock.now().timestamp()))
     app.teardown_appcontext(db.close_session)
     headers.install(app, cookie_secure=runtime.settings.cookie_secure)
     auth.login_manager.init_app(app)

@@ -118,6 +118,9 @@ def assert_same(db: Session, copy_db: Session, *, tz=ZoneInfo("Asia/Shanghai")) 
         assert counts.sent_counts(copy_db, **window) == queries.sent_counts(db, **window), window
         assert daily(counts.interaction_counts(copy_db, tz=tz, **window)) == \
             daily(queries.interaction_counts(db, tz=tz, **window)), window
+        latest = dict(scope=scope, criteria=criteria, since=edges[0], until=edges[-1], limit=7)
+        assert [r.id for r in counts.latest_interactions(copy_db, **latest)] == \
+            [r.id for r in queries.latest_interactions(db, **latest)], latest
         dims, attributes, reasons = FRAMES[k % len(FRAMES)]
         kw = dict(scope=scope, criteria=criteria, since=edges[0], until=edges[-1], dimensions=dims,
                   attributes=attributes, reasons=reasons, tz=tz, by_day=k % 2 == 0)
@@ -151,7 +154,11 @@ def test_columns_stay_equal_as_rows_arrive_sessions_end_and_answers_are_read_aga
     rng = np.random.default_rng(8)
     grow(db, outlets, rng, 120, T0)
     assert_same(db, factory())
-    grow(db, outlets, rng, 60, T0 + timedelta(days=10))
+    # A new outlet, and rows of it, after the copy last read the outlets.
+    new = Outlet(code="0799", name="new", channel=Channel.HOTLINE, kind=OutletKind.OWN, city=outlets[0].city)
+    db.add(new)
+    db.flush()
+    grow(db, [*outlets, new], rng, 60, T0 + timedelta(days=10))
     # Open sessions end: their segments and end are written after the copy saw them.
     db.execute(update(SurveySession).where(SurveySession.ended_at.is_(None))
                .values(ended_at=T0 + timedelta(days=70), segments_sent=SurveySession.segments_sent + 2,
