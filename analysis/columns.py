@@ -151,26 +151,44 @@ class _Part:
     decode: Callable[[int], object]
 
 
+def _distinct(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys (0 <= key < size) in order and each row's index into them: by counting when
+    the key space is small next to the rows (one pass), else by sorting."""
+    if size <= 4 * len(keys) + 1_000_000:
+        used = np.flatnonzero(np.bincount(keys, minlength=size))
+        index = np.zeros(size, np.int64)
+        index[used] = np.arange(len(used))
+        return used, index[keys]
+    return np.unique(keys, return_inverse=True)
+
+
+def _combined(codes: Sequence[np.ndarray], sizes: Sequence[int]) -> tuple[np.ndarray, int]:
+    """One mixed-radix int64 key per row from per-column codes, and the size of the key space."""
+    key = np.zeros(len(codes[0]), np.int64)
+    space = 1
+    for c, size in zip(codes, sizes):
+        key = key * max(size, 1) + c
+        space *= max(size, 1)
+    return key, space
+
+
 def _tally(parts: Sequence[_Part], weights: Sequence[np.ndarray] = ()) -> dict[tuple, tuple]:
     """{key: (rows, *sum of each weight)} over the rows, grouped by the parts' codes."""
     if not len(parts[0].codes):
         return {}
-    combined = np.zeros(len(parts[0].codes), np.int64)
-    for p in parts:
-        combined = combined * max(p.size, 1) + p.codes
-    used, inverse = np.unique(combined, return_inverse=True)
+    combined, space = _combined([p.codes for p in parts], [p.size for p in parts])
+    used, inverse = _distinct(combined, space)
     sums = [np.bincount(inverse, minlength=len(used))]
     sums += [np.bincount(inverse, weights=w, minlength=len(used)) for w in weights]
-    keys = []
-    rest = used
     digits = []
+    rest = used
     for p in reversed(parts):
-        digits.append(rest % max(p.size, 1))
+        digits.append((rest % max(p.size, 1)).tolist())
         rest = rest // max(p.size, 1)
     digits.reverse()
-    for i in range(len(used)):
-        keys.append(tuple(p.decode(int(d[i])) for p, d in zip(parts, digits)))
-    return {k: tuple(int(s[i]) for s in sums) for i, k in enumerate(keys)}
+    keys = zip(*([p.decode(d) for d in column] for p, column in zip(parts, digits)))
+    totals = zip(*(s.astype(np.int64).tolist() for s in sums))
+    return dict(zip(keys, totals))
 
 
 def _level_part(cols: Columns, column: str, codes: np.ndarray, decode=_text) -> _Part:
@@ -257,19 +275,21 @@ def _frame_factor(cols: Columns, column: str, codes: np.ndarray) -> Factor:
     return Factor(remap[codes] if len(codes) else codes.astype(np.int32), levels)
 
 
-def local_midnights(times: np.ndarray, tz: tzinfo) -> np.ndarray:
-    """Per time (microseconds, UTC), the UTC instant its local day in zone tz starts, datetime64[s]."""
+def local_days(times: np.ndarray, tz: tzinfo) -> tuple[np.ndarray, np.ndarray]:
+    """The local days in zone tz of times (microseconds, UTC): the distinct days as the UTC instants
+    they start at (datetime64[s], in order) and each time's index into them."""
     if not len(times):
-        return np.empty(0, "datetime64[s]")
+        return np.empty(0, "datetime64[s]"), np.zeros(0, np.int64)
     low, high = int(times.min()), int(times.max())
     spans = offset_spans(tz, _from_micros(low), _from_micros(high + 1))
     starts = np.array([micros(s) for s, _ in spans[1:]], np.int64)
     offsets = np.array([o for _, o in spans], np.int64) * 1_000_000
-    local = times + offsets[np.searchsorted(starts, times, side="right")]
-    day = local // 86_400_000_000
-    distinct, which = np.unique(day, return_inverse=True)
-    midnights = np.array([midnight_utc(np.datetime64(int(d), "D").item(), tz) for d in distinct], "datetime64[s]")
-    return midnights[which]
+    day = (times + offsets[np.searchsorted(starts, times, side="right")]) // 86_400_000_000
+    first = int(day.min())
+    distinct, which = _distinct(day - first, int(day.max()) - first + 1)
+    midnights = np.array([midnight_utc(np.datetime64(int(d) + first, "D").item(), tz) for d in distinct],
+                         "datetime64[s]")
+    return midnights, which
 
 
 def _from_micros(value: int) -> datetime:
@@ -281,7 +301,8 @@ def answer_frame(cols: Columns, *, survey: str = "csat-default", question: str =
                  attributes: Sequence[str] = ("tier",), by_day: bool = True, criteria=None,
                  dimensions: Sequence[str] = ("channel", "region", "city", "outlet", "business_type"),
                  reasons: bool = True, tz: tzinfo | None = None) -> AnswerFrame:
-    """analysis.queries.load_answer_frame from the columns: a row per answer (count 1)."""
+    """analysis.queries.load_answer_frame from the columns. As there, answers are counted per distinct
+    row unless the frame has outlets (then nearly every answer is a row of its own)."""
     unknown = [k for k in attributes if k not in ATTRIBUTES]
     if unknown:
         raise Unsupported(unknown[0])
@@ -290,13 +311,34 @@ def answer_frame(cols: Columns, *, survey: str = "csat-default", question: str =
     columns = {d: _frame_factor(cols, _ANSWER_DIMENSIONS[d], a[_ANSWER_DIMENSIONS[d]][rows])
                for d in ("channel", "region", "city", "outlet", "business_type") if d in dimensions}
     columns.update({k: _frame_factor(cols, k, a[k][rows]) for k in attributes})
-    matrix = np.zeros((len(rows), len(REASON_CODES)), bool)
-    if reasons:
-        bits = reasons_with_reason_answer(cols, rows)
-        matrix = (bits[:, None] >> np.arange(len(REASON_CODES), dtype=np.uint64)) & np.uint64(1) == 1
-    days = local_midnights(a["at"][rows], tz) if by_day else None
-    return AnswerFrame(columns, a["value"][rows].astype(np.int16), matrix, np.ones(len(rows), np.int64),
-                       answered_at=days)
+    value = a["value"][rows].astype(np.int16)
+    bits = reasons_with_reason_answer(cols, rows) if reasons else np.zeros(len(rows), np.uint64)
+    day_kinds, day = local_days(a["at"][rows], tz) if by_day else (None, None)
+    days = None if day is None else day_kinds[day]
+    count = np.ones(len(rows), np.int64)
+    if "outlet" not in columns and len(rows):
+        low = int(value.min())
+        kinds, kind = _distinct_values(bits.view(np.int64))
+        codes = [f.codes for f in columns.values()] + [value - low, kind]
+        sizes = [len(f.levels) for f in columns.values()] + [int(value.max()) - low + 1, len(kinds)]
+        if day is not None:
+            codes.append(day)
+            sizes.append(len(day_kinds))
+        combined, space = _combined(codes, sizes)
+        used, inverse = _distinct(combined, space)
+        first = np.empty(len(used), np.int64)
+        first[inverse[::-1]] = np.arange(len(inverse))[::-1]  # the first row of each: the last write wins
+        count = np.bincount(inverse, minlength=len(used)).astype(np.int64)
+        columns = {k: Factor(f.codes[first], f.levels) for k, f in columns.items()}
+        value, bits = value[first], bits[first]
+        days = None if days is None else days[first]
+    matrix = (bits[:, None] >> np.arange(len(REASON_CODES), dtype=np.uint64)) & np.uint64(1) == 1
+    return AnswerFrame(columns, value, matrix, count, answered_at=days)
+
+
+def _distinct_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    low = int(values.min())
+    return _distinct(values - low, int(values.max()) - low + 1)
 
 
 # -- sessions and interactions ------------------------------------------------------------------
@@ -387,10 +429,9 @@ def interaction_days(cols: Columns, *, by: Sequence[str] = ("outlet",), scope: S
     i = cols.interactions
     mask = _window(i["ended"], since, until) & _tag_mask(cols, i, scope, criteria)
     rows = np.flatnonzero(_joined(cols, i, mask, ["outlet"]))
-    days = local_midnights(i["ended"][rows], tz)
-    distinct, which = np.unique(days, return_inverse=True)
+    distinct, which = local_days(i["ended"][rows], tz)
     parts = [*(_tag_part(cols, i, rows, b, outlet_channel=True) for b in by),
-             _Part(which.astype(np.int64), len(distinct), lambda c: distinct[c])]
+             _Part(which, len(distinct), lambda c: distinct[c])]
     counted = _tally(parts) if len(rows) else {}
     keys = tuple(k[:-1] for k in counted)
     return (keys, np.array([k[-1] for k in counted], "datetime64[s]"),
