@@ -70,7 +70,8 @@ class Levels:
     def matching(self, accepted: Iterable) -> np.ndarray:
         """Codes of the values in accepted (SQL's IN: a NULL matches nothing)."""
         wanted = {v for v in accepted if v is not None}
-        return np.array([c for v, c in self._codes.items() if v in wanted], np.int32)
+        values = self.values[:]  # a copy taken at once: a refresh in another thread may append meanwhile
+        return np.array([c for c, v in enumerate(values) if v in wanted], np.int32)
 
 
 @dataclass(frozen=True, eq=False)
