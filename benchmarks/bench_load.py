@@ -141,7 +141,7 @@ def start_server(env: dict[str, str], processes: int, threads: int) -> tuple[sub
          "warning", "--backlog", "512", "--keep-alive", "75",  # as behind a load balancer
          # Imported once before forking: each process importing scipy & co. on a 2-core machine
          # would otherwise take ~12 s and answer the first requests that late.
-         "--preload", "survey.web:create_app()"], cwd=ROOT, env=env)
+         "--preload", "survey.web:create_app(warm_copy=True)"], cwd=ROOT, env=env)
     wait_until_serving(port, proc)
     return proc, port
 

@@ -184,7 +184,7 @@ def serve(host: str | None, port: int | None) -> None:
 
     runtime = get_runtime()
     run_simple(host or runtime.settings.host, port or runtime.settings.port,
-               create_app(runtime=runtime), threaded=True)
+               create_app(runtime=runtime, warm_copy=True), threaded=True)
 
 
 @main.command("worker")

@@ -14,8 +14,10 @@ from survey.settings import Settings
 from survey.web import admin, api, apidocs, auth, cases, dashboards, db, exports, headers, ingest, packs, review
 
 
-def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Flask:
-    """Build the web app on a runtime (settings, clock, database)."""
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None, warm_copy: bool = False) -> Flask:
+    """Build the web app on a runtime (settings, clock, database). warm_copy: make the in-memory copy
+    the pages count from now rather than at the first page (a server's start; under gunicorn --preload
+    the processes forked after it share it)."""
     log_masking.install()  # no subscriber's number in clear in any log line
     runtime = runtime or Runtime.build(settings)
     folder = templates.__path__[0]
@@ -27,8 +29,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     if runtime.settings.column_copy:
         # SQLite commits one writer at a time, so ids arrive in order and settle at once.
         settle = 0 if runtime.engine.dialect.name == "sqlite" else runtime.settings.column_settle_seconds
-        counts.attach(runtime.read_factory,
-                      ColumnStore(settle_seconds=settle, clock=lambda: runtime.clock.now().timestamp()))
+        store = ColumnStore(settle_seconds=settle, clock=lambda: runtime.clock.now().timestamp())
+        counts.attach(runtime.read_factory, store)
+        if warm_copy:
+            with runtime.read_factory() as session:
+                store.columns(session)
     app.teardown_appcontext(db.close_session)
     headers.install(app, cookie_secure=runtime.settings.cookie_secure)
     auth.login_manager.init_app(app)
