@@ -114,8 +114,8 @@ class ColumnStore:
     def _tags(self, c: list, at: int) -> dict[str, np.ndarray]:
         """An interaction's channel, outlet, business type, tier and brand from columns at.."""
         enc = self._levels
-        return {"channel": enc["channel"].encode(c[at]), "outlet": _numbers(c[at + 1], np.int64),
-                "btype": _numbers(c[at + 2], np.int64), "tier": enc["tier"].encode(c[at + 3]),
+        return {"channel": enc["channel"].encode(c[at]), "outlet": _numbers(c[at + 1], np.int32),
+                "btype": _numbers(c[at + 2], np.int32), "tier": enc["tier"].encode(c[at + 3]),
                 "brand": enc["brand"].encode(c[at + 4])}
 
     def _sessions(self, rows: Sequence, interactions: Table) -> Table:
@@ -124,7 +124,7 @@ class ColumnStore:
         c = list(zip(*rows)) if rows else [()] * 6
         of = np.searchsorted(interactions["id"], _numbers(c[5], np.int64))
         return Table({"id": _numbers(c[0], np.int64), "survey": self._levels["survey"].encode(c[1]),
-                      "sent": _micros_or_null(c[2]), "segments": _numbers(c[3], np.int64),
+                      "sent": _micros_or_null(c[2]), "segments": _numbers(c[3], np.int16),
                       "open": np.fromiter((v is None for v in c[4]), bool, len(c[4])),
                       **{k: interactions[k][of] for k in ("channel", "outlet", "btype", "tier", "brand")}})
 

@@ -125,6 +125,11 @@ class Columns:
     places: Places
     levels: Mapping[str, Levels]
 
+    @property
+    def nbytes(self) -> int:
+        """Memory the rows' arrays take."""
+        return sum(v.nbytes for t in (self.answers, self.sessions, self.interactions) for v in t.columns.values())
+
 
 def _in(codes: np.ndarray, accepted: np.ndarray) -> np.ndarray:
     return np.isin(codes, accepted)
