@@ -72,6 +72,12 @@ def test_a_lead_reads_only_their_own_packs(client, users, sign_in, built):
     assert book.sheetnames[0] == "摘要"
 
 
+@pytest.mark.parametrize("role", ["admin", "manager", "lead"])
+def test_every_role_finds_the_packs_in_the_header(client, users, sign_in, role):
+    sign_in(users[role])
+    assert 'href="/packs/"' in client.get("/").get_data(as_text=True)
+
+
 def test_an_unknown_kind_is_named(client, users, sign_in, built):
     sign_in(users["manager"])
     response = client.get("/packs/?kind=weekly")
