@@ -1,7 +1,7 @@
 """Who may not be texted: numbers that opted out (by replying TD; only the subscriber can do that or
 undo it, so the admin pages only show it) and the do-not-survey list an admin keeps
 (Subscriber.do_not_survey, which the evaluate job's policy honours for every interaction it decides
-after the change)."""
+after the change, and the dispatcher for every survey or case check scheduled before it)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from channels.models import Subscriber
 from channels.sql.bulk import update_rows
 from smpp.messages import OutgoingMessage
 from survey.jobs.steps import Context, handle
@@ -39,6 +40,7 @@ def claim_due(db: Session, *, now: datetime, ctx: Context, limit: int = 500, wor
         .with_for_update(skip_locked=True, of=OutboundMessage)).all()
     claimed, message_updates, first_sends = [], [], {}
     answered = _replied_since(db, [row for row in rows if row.purpose in ASKING and row.attempts])
+    barred = _barred(db, {row.msisdn for row in rows if _first_contact(row)})
     quiet_until = next_allowed(now, tz=ctx.config.tz, start=ctx.config.quiet_start, end=ctx.config.quiet_end)
     for row in rows:
         if row.session_id is not None and row.purpose in ASKING and (
@@ -53,8 +55,15 @@ def claim_due(db: Session, *, now: datetime, ctx: Context, limit: int = 500, wor
             handle(db, db.get(SurveySession, row.session_id),
                    SendFailed("survey end passed before the first question went out"), now=now, ctx=ctx)
             continue
-        if ((row.session_id is not None and row.sent_at is None) or row.purpose is MessagePurpose.RECOVERY) \
-                and quiet_until > now:
+        if _first_contact(row) and row.msisdn in barred:
+            # Listed or opted out after the survey (or a case's check) was scheduled: decided
+            # again now, not texted.
+            message_updates.append({"id": row.id, "state": OutboundState.CANCELLED})
+            if row.session_id is not None:
+                handle(db, db.get(SurveySession, row.session_id),
+                       SendFailed(f"{barred[row.msisdn]} before the first question went out"), now=now, ctx=ctx)
+            continue
+        if _first_contact(row) and quiet_until > now:
             # Due before quiet hours began but not sent by then (a backlog, a worker that was down):
             # the first text of a survey, or a case's recovery check, waits for the morning. Replies
             # to what a subscriber just wrote (next question, thanks, confirmation) still go.
@@ -72,6 +81,22 @@ def claim_due(db: Session, *, now: datetime, ctx: Context, limit: int = 500, wor
     update_rows(db, OutboundMessage.__table__, message_updates)
     update_rows(db, SurveySession.__table__, list(first_sends.values()))
     return claimed
+
+
+def _first_contact(row) -> bool:
+    """A survey's first question or a case's recovery check: a contact the subscriber did not start."""
+    return (row.session_id is not None and row.sent_at is None) or row.purpose is MessagePurpose.RECOVERY
+
+
+def _barred(db: Session, numbers: set[str]) -> dict[str, str]:
+    """Of numbers, those that opted out or are on the do-not-survey list now, with which."""
+    if not numbers:
+        return {}
+    rows = db.execute(select(Subscriber.msisdn, Subscriber.opted_out_at, Subscriber.do_not_survey)
+                      .where(Subscriber.msisdn.in_(numbers),
+                             or_(Subscriber.opted_out_at.is_not(None), Subscriber.do_not_survey.is_(True))))
+    return {msisdn: "opted out" if opted_out_at is not None else "put on the do-not-survey list"
+            for msisdn, opted_out_at, _ in rows}
 
 
 def _replied_since(db: Session, resends: list) -> set[int]:

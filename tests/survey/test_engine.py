@@ -564,3 +564,23 @@ def test_a_text_labelled_in_the_review_queue_is_read_as_labelled_by_the_engine(w
     step(worker, clock, seconds=30)
     assert [(a.question, a.reasons) for a in db.scalars(select(Answer).order_by(Answer.id))] == [
         ("satisfaction", []), ("reason", ["competence"])]
+
+
+@pytest.mark.parametrize("how", ["do_not_survey", "opted_out"])
+def test_a_number_listed_after_its_survey_was_scheduled_is_not_texted(worker, db, clock, how):
+    # 22:30 on a Friday: the survey waits for 08:00, and the number is put on the do-not-survey list
+    # (or opts out by replying to another survey) in the night. The morning's dispatch must not text it.
+    clock.set(local(2026, 11, 20, 22, 31))
+    ingest(db, clock, "h1", local(2026, 11, 20, 22, 30), outlet="HL1")
+    step(worker, clock)
+    assert session_of(db).state is SessionState.SCHEDULED
+    subscriber = db.scalar(select(Subscriber).where(Subscriber.msisdn == PHONE))
+    if how == "do_not_survey":
+        subscriber.do_not_survey = True
+    else:
+        subscriber.opted_out_at, subscriber.opt_out_source = clock.now(), "reply to session 0"
+    db.commit()
+    step(worker, clock, hours=9, minutes=30)  # 08:01
+    assert worker.client.sent == []
+    assert session_of(db).state is SessionState.FAILED
+    assert {m.state for m in db.scalars(select(OutboundMessage))} == {OutboundState.CANCELLED}
