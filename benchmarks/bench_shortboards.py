@@ -492,10 +492,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=6, help="seeds of the case-mix, cell and long-tail scenarios")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-timing", action="store_true")
+    parser.add_argument("--only-timing", action="store_true", help="section 5 alone")
     args = parser.parse_args()
     t0 = time.perf_counter()
     rng = np.random.default_rng(args.seed)
-    results = {
+    results = {} if args.only_timing else {
         "natural spread": natural_spread(args.runs, rng),
         "case mix": case_mix(args.seeds, rng),
         "cells": cells(args.seeds, rng),
