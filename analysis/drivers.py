@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special
 
 from analysis.frame import AnswerFrame, group_rows
 from analysis.stats import benjamini_hochberg, hypergeom_upper
@@ -136,7 +136,7 @@ def stratified_upper(a: np.ndarray, w: np.ndarray, k: np.ndarray, big_w: np.ndar
     expected, variance = mean.sum(axis=1), var.sum(axis=1)
     diff = a.sum(axis=1) - expected - (0.5 if continuity else 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.where(variance > 0, sps.norm.sf(diff / np.sqrt(variance)), 1.0)
+        p = np.where(variance > 0, special.ndtr(-diff / np.sqrt(variance)), 1.0)
     return expected, p
 
 
