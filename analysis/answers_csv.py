@@ -23,7 +23,6 @@ from typing import TextIO
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from analysis.frame import MISSING, REASON_CODES, AnswerFrame, Factor
@@ -178,6 +177,8 @@ def _read_columns(data: bytes, header: list[str], low: int, high: int) -> CsvAns
         times = _seconds(time_column)
         time_bad = time_empty = np.zeros(count, bool)
     else:
+        import pyarrow.compute as pc  # a tenth of a second to import: only for times the parser refused
+
         times, time_bad = _parse_times(time_column)
         time_empty = np.zeros(count, bool)
         bad_rows = np.flatnonzero(time_bad)
@@ -257,13 +258,14 @@ def _factor(codes: np.ndarray, texts: list[str]) -> Factor:
 def _seconds(column: pa.ChunkedArray) -> np.ndarray:
     if column.num_chunks == 0:
         return np.zeros(0, "datetime64[s]")
-    return np.concatenate([c.cast(pa.int64()).to_numpy(zero_copy_only=False) for c in column.chunks]
-                          ).astype("datetime64[s]")
+    return np.concatenate([c.to_numpy(zero_copy_only=False) for c in column.chunks]).astype("datetime64[s]", copy=False)
 
 
 def _parse_times(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """UTC seconds and a bad-row mask. Arrow parses a chunk at a time (naive ISO as UTC, then with
     an offset); a chunk it refuses is parsed row by row, so one odd row costs one chunk."""
+    import pyarrow.compute as pc
+
     out, bad = [], []
     for chunk in column.chunks:
         for target in (pa.timestamp("s"), pa.timestamp("s", tz="UTC")):
