@@ -93,12 +93,15 @@ def _hypergeom_cdf(x: np.ndarray, n: np.ndarray, big_x: np.ndarray, big_n: np.nd
         return cdf, at_x
     lens = lengths[has]
     starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
-    owner = np.repeat(np.flatnonzero(has), lens)
-    k = (low[owner] + np.arange(lens.sum()) - np.repeat(starts, lens)).astype(float)
-    nn, kk, mm = n[owner].astype(float), big_x[owner].astype(float), big_n[owner].astype(float)
-    # Walk each segment by the pmf ratio P(k+1)/P(k): four logs a term instead of six gammalns.
+    # The factors of each term are whole numbers, exact in int64 (and as floats): k runs low..x.
+    k = np.repeat(low[has] - starts, lens) + np.arange(int(lens.sum()))
+    rest_failures = np.repeat((big_n - big_x - n)[has] + 1, lens) + k
+    # Walk each segment by the pmf ratio P(k+1)/P(k): four logs a term instead of six gammalns;
+    # n - k and k + 1 never exceed the group's size, so their logs come from one short table.
     with np.errstate(divide="ignore", invalid="ignore"):
-        step = np.log(kk - k) + np.log(nn - k) - np.log(k + 1) - np.log(mm - kk - nn + k + 1)
+        small = np.log(np.arange(int(n[has].max()) + 2, dtype=float))
+        step = (np.log((np.repeat(big_x[has], lens) - k).astype(float)) + small[np.repeat(n[has], lens) - k]
+                - small[k + 1] - np.log(rest_failures.astype(float)))
     step = np.concatenate(([0.0], step[:-1]))
     step[starts] = 0.0  # a segment starts afresh (this also drops the previous segment's last step)
     walk = np.cumsum(step)
