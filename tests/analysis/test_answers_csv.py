@@ -212,3 +212,19 @@ def test_the_shortboards_command_over_a_csv_reports_what_the_same_answers_built_
         assert result.exit_code == 0, result.output
         assert result.stdout.rstrip("\n") == run_shortboards(frame, by, as_json, min_n=30)
         assert result.stderr.count("skipped line") == min(good.count(False), 20)
+
+
+def test_the_shortboards_command_over_a_file_loads_no_database_code(tmp_path):
+    # SQLAlchemy, the models and the web app take seconds to import; a file needs none of them.
+    import subprocess
+    import sys
+
+    path = tmp_path / "answers.csv"
+    path.write_text(HEADER + "".join(",".join(r) + "\n" for r in _random_answers(np.random.default_rng(2), 200)[0]),
+                    encoding="utf-8")
+    code = ("import sys; from survey.cli import main\n"
+            f"main(['shortboards', '--answers', {str(path)!r}], standalone_mode=False)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic')"
+            " or m.startswith(('survey.web', 'survey.models', 'analysis.queries'))), file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "Short boards by outlet" in result.stdout and result.stderr.strip().endswith("[]")
