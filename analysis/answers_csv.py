@@ -5,10 +5,10 @@ separated by ';'); any further column (tier, ...) becomes a grouping column too.
 
 A file is parsed column by column with pyarrow (multi-threaded, each column read straight into
 integer codes over its distinct values), and every check runs once per distinct value, not per
-row: on 1,000,000 answers this is about 10x the row-by-row reader (benchmarks/bench_shortboards.py;
-pyarrow was chosen over polars and pandas by measurement there). A file whose line numbers the
-columnar parse cannot keep (blank lines, rows with missing cells) is read row by row instead, so
-errors always name the real line.
+row: on 1,000,000 answers this is some 40x the row-by-row reader (benchmarks/bench_shortboards.py;
+pyarrow was chosen over polars and pandas by measurement there). Plain ISO times are parsed by the
+CSV reader itself. A file whose line numbers the columnar parse cannot keep (blank lines, rows with
+missing cells) is read row by row instead, so errors always name the real line.
 """
 from __future__ import annotations
 
@@ -140,6 +140,7 @@ def _columnar_keeps_lines(data: bytes) -> bool:
 
 
 def _data_lines(data: bytes) -> int:
+    """Lines after the header, blank ones included (a last line may lack its newline)."""
     return data.count(b"\n") + (not data.endswith(b"\n")) - 1
 
 
@@ -256,9 +257,11 @@ def _factor(codes: np.ndarray, texts: list[str]) -> Factor:
 
 
 def _seconds(column: pa.ChunkedArray) -> np.ndarray:
+    """A timestamp[s] column as datetime64[s] (Arrow hands them over without a cast)."""
     if column.num_chunks == 0:
         return np.zeros(0, "datetime64[s]")
-    return np.concatenate([c.to_numpy(zero_copy_only=False) for c in column.chunks]).astype("datetime64[s]", copy=False)
+    return np.concatenate([c.to_numpy(zero_copy_only=False) for c in column.chunks]).astype("datetime64[s]",
+                                                                                          copy=False)
 
 
 def _parse_times(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
