@@ -7,8 +7,8 @@ A file is parsed column by column with pyarrow (multi-threaded, each column read
 integer codes over its distinct values), and every check runs once per distinct value, not per
 row: on 1,000,000 answers this is some 40x the row-by-row reader (benchmarks/bench_shortboards.py;
 pyarrow was chosen over polars and pandas by measurement there). Plain ISO times are parsed by the
-CSV reader itself. A file whose line numbers the columnar parse cannot keep (blank lines, rows with
-missing cells) is read row by row instead, so errors always name the real line.
+CSV reader itself. A file whose line numbers the columnar parse cannot keep (a quoted cell holding
+a newline, rows with missing cells) is read row by row instead, so errors always name the real line.
 """
 from __future__ import annotations
 
@@ -108,11 +108,9 @@ def read_answers_csv(source: str | Path | TextIO, *, low: int = 1, high: int = 5
     header = _header(data)
     if _columnar_keeps_lines(data):
         try:
-            read = _read_columns(data, header, low, high)
+            return _read_columns(data, header, low, high)
         except pa.ArrowInvalid:
-            read = None  # a row with too few or too many cells: the row reader pads it and names its line
-        if read is not None:
-            return read
+            pass  # a row with too few or too many cells: the row reader pads it and names its line
     return _read_rows(io.StringIO(data.decode("utf-8"), newline=""), header, low, high)
 
 
@@ -134,14 +132,9 @@ def _dims(header: list[str]) -> list[str]:
 
 
 def _columnar_keeps_lines(data: bytes) -> bool:
-    """False when a quoted cell holds a newline: row i of a columnar parse is then not line i + 2.
-    (Blank lines, which the parse skips, are found after it by counting its rows.)"""
+    """Row i of a columnar parse is line i + 2 (blank lines are kept as blank rows) unless a quoted
+    cell holds a newline."""
     return b'"' not in data or not re.search(rb'"[^"\n]*\n', data)
-
-
-def _data_lines(data: bytes) -> int:
-    """Lines after the header, blank ones included (a last line may lack its newline)."""
-    return data.count(b"\n") + (not data.endswith(b"\n")) - 1
 
 
 def _parse(data: bytes, names: list[str], wanted: list[str], time_type: pa.DataType) -> pa.Table:
@@ -150,13 +143,13 @@ def _parse(data: bytes, names: list[str], wanted: list[str], time_type: pa.DataT
     return pacsv.read_csv(
         pa.BufferReader(data),
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=BLOCK_SIZE),
+        parse_options=pacsv.ParseOptions(ignore_empty_lines=False),  # a row each, so rows keep their lines
         convert_options=pacsv.ConvertOptions(column_types=types, include_columns=wanted,
                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
     ).unify_dictionaries()
 
 
-def _read_columns(data: bytes, header: list[str], low: int, high: int) -> CsvAnswers | None:
-    """The columnar parse, or None when it skipped blank lines (its rows no longer name their lines)."""
+def _read_columns(data: bytes, header: list[str], low: int, high: int) -> CsvAnswers:
     dims = _dims(header)
     names = [h or f"_unnamed{i}" for i, h in enumerate(header)]
     wanted = list(dict.fromkeys(["answered_at", "value", "reasons"] + dims))
@@ -170,8 +163,6 @@ def _read_columns(data: bytes, header: list[str], low: int, high: int) -> CsvAns
     if not typed:
         table = _parse(data, names, wanted, pa.string())
     count = table.num_rows
-    if count != _data_lines(data):
-        return None
     cells = {name: _cells(table.column(name)) for name in ["value", "reasons"] + dims}
     time_column = table.column("answered_at")
     if typed:
