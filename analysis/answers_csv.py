@@ -108,9 +108,11 @@ def read_answers_csv(source: str | Path | TextIO, *, low: int = 1, high: int = 5
     header = _header(data)
     if _columnar_keeps_lines(data):
         try:
-            return _read_columns(data, header, low, high)
+            read = _read_columns(data, header, low, high)
         except pa.ArrowInvalid:
-            pass  # a row with too few or too many cells: the row reader pads it and names its line
+            read = None  # a row with too few or too many cells: the row reader pads it and names its line
+        if read is not None:
+            return read
     return _read_rows(io.StringIO(data.decode("utf-8"), newline=""), header, low, high)
 
 
@@ -137,6 +139,12 @@ def _columnar_keeps_lines(data: bytes) -> bool:
     return b'"' not in data or not re.search(rb'"[^"\n]*\n', data)
 
 
+def _has_blank_line(data: bytes) -> bool:
+    """An empty line before the last: such files have always been read row by row (whose groups
+    come in the file's order, not sorted), and still are, so their reports stay as they were."""
+    return re.search(rb"\n\r?\n(?=.)", data, re.DOTALL) is not None
+
+
 def _parse(data: bytes, names: list[str], wanted: list[str], time_type: pa.DataType) -> pa.Table:
     types = {name: pa.dictionary(pa.int32(), pa.string()) for name in names}
     types["answered_at"] = time_type
@@ -149,7 +157,8 @@ def _parse(data: bytes, names: list[str], wanted: list[str], time_type: pa.DataT
     ).unify_dictionaries()
 
 
-def _read_columns(data: bytes, header: list[str], low: int, high: int) -> CsvAnswers:
+def _read_columns(data: bytes, header: list[str], low: int, high: int) -> CsvAnswers | None:
+    """The columnar parse; None for a file with blank lines between its rows (see _has_blank_line)."""
     dims = _dims(header)
     names = [h or f"_unnamed{i}" for i, h in enumerate(header)]
     wanted = list(dict.fromkeys(["answered_at", "value", "reasons"] + dims))
@@ -182,6 +191,8 @@ def _read_columns(data: bytes, header: list[str], low: int, high: int) -> CsvAns
     maybe = np.flatnonzero(blank)
     for codes, texts in cells.values():
         blank[maybe] &= _where(texts, "".__eq__)[codes[maybe]]
+    if blank.any() and _has_blank_line(data):  # the file is searched only when a row is blank
+        return None
 
     # Each check once per distinct value; a row's first failing field, in the row reader's order.
     error_field = np.full(count, -1, np.int8)

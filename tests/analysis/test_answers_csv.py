@@ -158,16 +158,22 @@ def test_times_the_csv_parser_reads_itself_equal_the_row_readers():
     assert str(columnar.frame.answered_at[1]) == "2026-03-01T03:30:00"
 
 
-def test_blank_lines_are_blank_rows_of_the_columnar_parse_and_later_lines_keep_their_numbers():
+def test_blank_lines_send_a_file_to_the_row_reader_and_later_lines_keep_their_numbers():
     text = HEADER + ("2026-01-05T08:00:00,store,east,hz,A1,payment,1,,\n"
                      "\n"
                      "\r\n"
                      "2026-01-05T08:00:00,store,east,hz,A1,payment,x,,\n"
-                     "2026-01-05T08:00:00,web,east,hz,A2,payment,2,,\n\n")
-    columnar, rows = _both_readers(text)
+                     ",,,,,,,,\n"
+                     "2026-01-05T08:00:00,web,east,hz,A2,payment,2,,\n")
+    data = text.encode()
+    assert answers_csv._read_columns(data, answers_csv._header(data), 1, 5) is None
+    res = read_answers_text(text)
+    assert [(e.line, e.field) for e in res.errors] == [(5, "value")] and res.rows == 3 and len(res.frame) == 2
+    # A blank last line, or rows of blank cells, keep the columnar parse.
+    tail = text.replace("\n\r\n", "\n").replace("\n\n", "\n") + "\n"
+    columnar, rows = _both_readers(tail)
     _same(columnar, rows)
-    assert [(e.line, e.field) for e in columnar.errors] == [(5, "value")]
-    assert columnar.rows == 3 and len(columnar.frame) == 2
+    assert [(e.line, e.field) for e in columnar.errors] == [(3, "value")] and columnar.rows == 3
 
 
 def _random_answers(rng: np.random.Generator, rows: int) -> tuple[list[list[str]], list[bool]]:
