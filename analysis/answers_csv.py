@@ -5,17 +5,17 @@ separated by ';'); any further column (tier, ...) becomes a grouping column too.
 
 A file is parsed column by column with pyarrow (multi-threaded, each column read straight into
 integer codes over its distinct values), and every check runs once per distinct value, not per
-row: on 1,000,000 answers this is about 10x the row-by-row reader (benchmarks/bench_shortboards.py;
-pyarrow was chosen over polars and pandas by measurement there). A file whose line numbers the
-columnar parse cannot keep (blank lines, rows with missing cells) is read row by row instead, so
-errors always name the real line.
+row: on 1,000,000 answers this is some 40x the row-by-row reader (benchmarks/bench_shortboards.py;
+pyarrow was chosen over polars and pandas by measurement there). Plain ISO times are parsed by the
+CSV reader itself. A file whose line numbers the columnar parse cannot keep (a quoted cell holding
+a newline, rows with missing cells) is read row by row instead, so errors always name the real line.
 """
 from __future__ import annotations
 
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +23,6 @@ from typing import TextIO
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from analysis.frame import MISSING, REASON_CODES, AnswerFrame, Factor
@@ -109,9 +108,11 @@ def read_answers_csv(source: str | Path | TextIO, *, low: int = 1, high: int = 5
     header = _header(data)
     if _columnar_keeps_lines(data):
         try:
-            return _read_columns(data, header, low, high)
+            read = _read_columns(data, header, low, high)
         except pa.ArrowInvalid:
-            pass  # a row with too few or too many cells: the row reader pads it and names its line
+            read = None  # a row with too few or too many cells: the row reader pads it and names its line
+        if read is not None:
+            return read
     return _read_rows(io.StringIO(data.decode("utf-8"), newline=""), header, low, high)
 
 
@@ -133,96 +134,143 @@ def _dims(header: list[str]) -> list[str]:
 
 
 def _columnar_keeps_lines(data: bytes) -> bool:
-    """Row i of a columnar parse is line i + 2 unless lines are blank or a quoted cell holds a newline."""
-    blank_line = re.search(rb"\n\r?\n(?=.)", data, re.DOTALL)
-    if blank_line is not None:
-        return False
+    """Row i of a columnar parse is line i + 2 (blank lines are kept as blank rows) unless a quoted
+    cell holds a newline."""
     return b'"' not in data or not re.search(rb'"[^"\n]*\n', data)
 
 
-def _read_columns(data: bytes, header: list[str], low: int, high: int) -> CsvAnswers:
-    dims = _dims(header)
-    names = [h or f"_unnamed{i}" for i, h in enumerate(header)]
+def _has_blank_line(data: bytes) -> bool:
+    """An empty line before the last: such files have always been read row by row (whose groups
+    come in the file's order, not sorted), and still are, so their reports stay as they were."""
+    return re.search(rb"\n\r?\n(?=.)", data, re.DOTALL) is not None
+
+
+def _parse(data: bytes, names: list[str], wanted: list[str], time_type: pa.DataType) -> pa.Table:
     types = {name: pa.dictionary(pa.int32(), pa.string()) for name in names}
-    types["answered_at"] = pa.string()
-    table = pacsv.read_csv(
+    types["answered_at"] = time_type
+    return pacsv.read_csv(
         pa.BufferReader(data),
         read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, block_size=BLOCK_SIZE),
-        convert_options=pacsv.ConvertOptions(column_types=types, include_columns=list(dict.fromkeys(
-            ["answered_at", "value", "reasons"] + dims)), strings_can_be_null=False,
-            quoted_strings_can_be_null=False),
+        parse_options=pacsv.ParseOptions(ignore_empty_lines=False),  # a row each, so rows keep their lines
+        convert_options=pacsv.ConvertOptions(column_types=types, include_columns=wanted,
+                                             strings_can_be_null=False, quoted_strings_can_be_null=False),
     ).unify_dictionaries()
+
+
+def _read_columns(data: bytes, header: list[str], low: int, high: int) -> CsvAnswers | None:
+    """The columnar parse; None for a file with blank lines between its rows (see _has_blank_line)."""
+    dims = _dims(header)
+    names = [h or f"_unnamed{i}" for i, h in enumerate(header)]
+    wanted = list(dict.fromkeys(["answered_at", "value", "reasons"] + dims))
+    # Times are parsed by the CSV reader itself when every one is a plain ISO time without an
+    # offset (the export format); otherwise they are read as text and parsed a chunk at a time.
+    try:
+        table = _parse(data, names, wanted, pa.timestamp("s"))
+        typed = table.column("answered_at").null_count == 0  # an empty cell reads as null
+    except pa.ArrowInvalid:
+        typed = False
+    if not typed:
+        table = _parse(data, names, wanted, pa.string())
     count = table.num_rows
-    columns = {name: _factor(table.column(name)) for name in ["value", "reasons"] + dims}
-    blank = np.ones(count, bool)
-    for factor in columns.values():
-        blank &= (factor.levels == "")[factor.codes]
+    cells = {name: _cells(table.column(name)) for name in ["value", "reasons"] + dims}
     time_column = table.column("answered_at")
-    times, time_bad = _parse_times(time_column)
-    time_empty = pc.equal(pc.utf8_trim_whitespace(time_column), "").to_numpy(zero_copy_only=False) \
-        if count else np.zeros(0, bool)
-    blank &= time_empty
+    if typed:
+        times = _seconds(time_column)
+        time_bad = time_empty = np.zeros(count, bool)
+    else:
+        import pyarrow.compute as pc  # a tenth of a second to import: only for times the parser refused
+
+        times, time_bad = _parse_times(time_column)
+        time_empty = np.zeros(count, bool)
+        bad_rows = np.flatnonzero(time_bad)
+        if len(bad_rows):
+            time_empty[bad_rows] = pc.equal(pc.utf8_trim_whitespace(time_column.take(bad_rows)), "").to_numpy(
+                zero_copy_only=False)
+    # A row whose every cell is blank is skipped, not counted (as the row reader does).
+    blank = time_empty.copy()
+    maybe = np.flatnonzero(blank)
+    for codes, texts in cells.values():
+        blank[maybe] &= _where(texts, "".__eq__)[codes[maybe]]
+    if blank.any() and _has_blank_line(data):  # the file is searched only when a row is blank
+        return None
 
     # Each check once per distinct value; a row's first failing field, in the row reader's order.
     error_field = np.full(count, -1, np.int8)
     messages: list[Callable[[int], str]] = []
 
-    def fail(mask: np.ndarray, message: Callable[[int], str]) -> None:
-        mask = mask & (error_field < 0) & ~blank
+    def fail(level_bad: np.ndarray, codes: np.ndarray | None, message: Callable[[int], str]) -> None:
+        if not level_bad.any():
+            return  # the usual case: no distinct value fails, no row to look at
+        mask = (level_bad if codes is None else level_bad[codes]) & (error_field < 0) & ~blank
         error_field[mask] = len(messages)
         messages.append(message)
 
     for name in MUST_HAVE_VALUE:
-        empty = time_empty if name == "answered_at" else (columns[name].levels == "")[columns[name].codes]
-        fail(empty, lambda i, f=name: f"{f}\x00is empty")
-    fail(time_bad, lambda i: f"answered_at\x00{time_column[i].as_py().strip()!r} is not an ISO 8601 time")
-    channel = columns["channel"]
-    parsed = [parse_channel(level) for level in channel.levels]
-    fail(np.array([c is None for c in parsed])[channel.codes],
-         lambda i: f"channel\x00unknown channel {channel.levels[channel.codes[i]]!r}")
-    columns["channel"] = _relevel(channel, [c.value if c else "" for c in parsed])
-    value = columns.pop("value")
-    level_values, level_ok = _values(value.levels, low, high)
-    fail(~level_ok[value.codes],
-         lambda i: f"value\x00{value.levels[value.codes[i]]!r} is not a whole number {low}..{high}")
-    reasons = columns.pop("reasons")
-    level_matrix, level_error = _reason_levels(reasons.levels)
-    fail(np.array([e is not None for e in level_error], bool)[reasons.codes],
-         lambda i: f"reasons\x00{level_error[reasons.codes[i]]}")
+        if name == "answered_at":
+            fail(time_empty, None, lambda i: "answered_at\x00is empty")
+        else:
+            fail(_where(cells[name][1], "".__eq__), cells[name][0], lambda i, f=name: f"{f}\x00is empty")
+    fail(time_bad, None, lambda i: f"answered_at\x00{time_column[i].as_py().strip()!r} is not an ISO 8601 time")
+    channel_codes, channel_texts = cells["channel"]
+    parsed = [parse_channel(text) for text in channel_texts]
+    fail(np.array([c is None for c in parsed], bool), channel_codes,
+         lambda i: f"channel\x00unknown channel {channel_texts[channel_codes[i]]!r}")
+    cells["channel"] = (channel_codes, [c.value if c else "" for c in parsed])
+    value_codes, value_texts = cells.pop("value")
+    level_values, level_ok = _values(value_texts, low, high)
+    fail(~level_ok, value_codes,
+         lambda i: f"value\x00{value_texts[value_codes[i]]!r} is not a whole number {low}..{high}")
+    reason_codes, reason_texts = cells.pop("reasons")
+    level_matrix, level_error = _reason_levels(reason_texts)
+    fail(np.array([e is not None for e in level_error], bool), reason_codes,
+         lambda i: f"reasons\x00{level_error[reason_codes[i]]}")
 
     good = (error_field < 0) & ~blank
     errors = []
     for i in np.flatnonzero(error_field >= 0).tolist():
         field, message = messages[error_field[i]](i).split("\x00", 1)
         errors.append(RowError(i + 2, field, message))
+    keep = (lambda a: a) if good.all() else (lambda a: a[good])
     frame = AnswerFrame(
-        columns={d: _relevel(columns[d], [v or MISSING for v in columns[d].levels], mask=good) for d in dims},
-        value=level_values[value.codes[good]], reasons=level_matrix[reasons.codes[good]],
-        count=np.ones(int(good.sum()), np.int64), answered_at=times[good],
+        columns={d: _factor(keep(cells[d][0]), [text or MISSING for text in cells[d][1]]) for d in dims},
+        value=level_values[keep(value_codes)], reasons=level_matrix[keep(reason_codes)],
+        count=np.ones(int(good.sum()), np.int64), answered_at=keep(times),
     )
     return CsvAnswers(frame, tuple(errors), int((~blank).sum()))
 
 
-def _factor(column: pa.ChunkedArray) -> Factor:
-    """Integer codes and stripped levels of a dictionary column (cells are compared stripped)."""
+def _cells(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """A dictionary column's codes, one per row, and the stripped text of each code (cells are
+    compared stripped)."""
     arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     if len(arr) == 0:
-        return Factor(np.zeros(0, np.int32), np.array([], object))
-    codes = arr.indices.to_numpy(zero_copy_only=False).astype(np.int32)
-    levels = np.array([s.strip() for s in arr.dictionary.to_pylist()], dtype=object)
-    return _relevel(Factor(codes, levels), list(levels))
+        return np.zeros(0, np.int32), []
+    return arr.indices.to_numpy(zero_copy_only=False), [s.strip() for s in arr.dictionary.to_pylist()]
 
 
-def _relevel(factor: Factor, new_levels: list[str], *, mask: np.ndarray | None = None) -> Factor:
-    """The factor with its levels renamed (levels that become equal merge), optionally rows masked."""
-    uniq, inverse = np.unique(np.asarray(new_levels, dtype=object).astype(str), return_inverse=True)
-    codes = inverse.astype(np.int32)[factor.codes] if len(factor.codes) else factor.codes
-    return Factor(codes if mask is None else codes[mask], uniq.astype(object))
+def _where(texts: list[str], test: Callable[[str], bool]) -> np.ndarray:
+    return np.fromiter(map(test, texts), bool, len(texts))
+
+
+def _factor(codes: np.ndarray, texts: list[str]) -> Factor:
+    """Rows' codes into `texts` as a Factor over the distinct texts, sorted (texts that are equal merge)."""
+    levels, inverse = np.unique(np.asarray(texts, dtype=object).astype(str), return_inverse=True)
+    return Factor(inverse.astype(np.int32)[codes] if len(codes) else codes.astype(np.int32), levels.astype(object))
+
+
+def _seconds(column: pa.ChunkedArray) -> np.ndarray:
+    """A timestamp[s] column as datetime64[s] (Arrow hands them over without a cast)."""
+    if column.num_chunks == 0:
+        return np.zeros(0, "datetime64[s]")
+    return np.concatenate([c.to_numpy(zero_copy_only=False) for c in column.chunks]).astype("datetime64[s]",
+                                                                                          copy=False)
 
 
 def _parse_times(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """UTC seconds and a bad-row mask. Arrow parses a chunk at a time (naive ISO as UTC, then with
     an offset); a chunk it refuses is parsed row by row, so one odd row costs one chunk."""
+    import pyarrow.compute as pc
+
     out, bad = [], []
     for chunk in column.chunks:
         for target in (pa.timestamp("s"), pa.timestamp("s", tz="UTC")):
@@ -249,7 +297,7 @@ def _parse_times(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(out).astype("datetime64[s]"), np.concatenate(bad)
 
 
-def _values(levels: np.ndarray, low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
+def _values(levels: Sequence[str], low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
     values = np.zeros(len(levels), np.int16)
     ok = np.zeros(len(levels), bool)
     for i, text in enumerate(levels):
@@ -262,7 +310,7 @@ def _values(levels: np.ndarray, low: int, high: int) -> tuple[np.ndarray, np.nda
     return values, ok
 
 
-def _reason_levels(levels: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
+def _reason_levels(levels: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
     matrix = np.zeros((len(levels), len(REASON_CODES)), bool)
     errors: list[str | None] = []
     for i, text in enumerate(levels):

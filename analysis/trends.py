@@ -21,12 +21,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone, tzinfo
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special
 
 from analysis.frame import AnswerFrame, Factor, group_rows
 from analysis.stats import benjamini_hochberg, wilson
 
-CHI2_1_MEDIAN = float(sps.chi2.ppf(0.5, 1))  # 0.4549...: central matching of squared z's
+CHI2_1_MEDIAN = float(2 * special.gammaincinv(0.5, 0.5))  # 0.4549...: central matching of squared z's
 MAX_TAU = 0.5  # a swing sd of 50 points is already beyond any rate's range
 
 
@@ -343,15 +343,15 @@ def trend_alerts(
         tested = (n_r >= min_n) & (n_b >= min_n)
         tests.append((name, n_r, n_b, shown_r, shown_b, change, se, np.where(tested, z, np.nan)))
     z_all = np.concatenate([t[-1] for t in tests])
-    q_worse = benjamini_hochberg(sps.norm.cdf(z_all))
-    q_better = benjamini_hochberg(sps.norm.sf(z_all))
+    q_worse = benjamini_hochberg(special.ndtr(z_all))
+    q_better = benjamini_hochberg(special.ndtr(-z_all))
     out = []
     for i, (name, n_r, n_b, shown_r, shown_b, change, se, z) in enumerate(tests):
         for g, key in enumerate(grouping.keys):
             j = i * grouping.size + g
             worse = bool(z[g] < 0 and q_worse[j] < alpha)
             better = bool(z[g] > 0 and q_better[j] < alpha)
-            p = float(sps.norm.cdf(z[g]) if z[g] < 0 else sps.norm.sf(z[g]))
+            p = float(special.ndtr(-abs(z[g])))
             q = float(q_worse[j] if z[g] < 0 else q_better[j])
             out.append(TrendAlert(tuple(key), name, int(n_r[g]), int(n_b[g]), float(shown_r[g]), float(shown_b[g]),
                                   float(change[g]), float(se[g]), float(z[g]), p, q, worse, better))

@@ -6,22 +6,22 @@ import sys
 import threading
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import importlib
 
 import click
 from flask.cli import FlaskGroup, ScriptInfo
 
-from channels.csv_import import ImportSummary, import_interactions, import_outlets
-from channels.csv_reading import ReaderFailed
-from channels.services import seed_business_types
-from survey import database, log_masking
-from survey.accounts.models import Role, TokenScope
-from survey.accounts.services import AccountError, create_token, create_user
-from survey.runtime import Runtime
+from survey import log_masking
 
-# The web app, the engine, the demo and the simulator are imported by the commands that run them: a
-# command such as `shortboards --answers FILE` should not spend a second importing what it never uses.
+if TYPE_CHECKING:
+    from channels.csv_import import ImportSummary
+    from survey.runtime import Runtime
+
+# Each command imports what it runs (the database, the models, the web app, the engine, the demo,
+# the simulator): `shortboards --answers FILE` should not spend a second importing SQLAlchemy and
+# the models it never uses.
 
 
 def _create_app():
@@ -38,6 +38,24 @@ def get_runtime() -> Runtime:
         ctx = click.get_current_context()
         ctx.with_resource(ctx.ensure_object(ScriptInfo).load_app().app_context())
     return app_runtime()
+
+
+class _AccountsChoice(click.Choice):
+    """The values of an enum of survey.accounts.models, imported only when a command parses or
+    shows them (the models bring SQLAlchemy)."""
+
+    def __init__(self, enum_name: str) -> None:
+        self.enum_name = enum_name
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from survey.accounts import models
+        return tuple(member.value for member in getattr(models, self.enum_name))
+
+    @choices.setter
+    def choices(self, _ignored) -> None:  # click.Choice.__init__ assigns it; the enum is the source
+        pass
 
 
 class _Commands(FlaskGroup):
@@ -70,6 +88,9 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply migrations and seed the default business types."""
+    from channels.services import seed_business_types
+    from survey import database
+
     runtime = get_runtime()
     database.upgrade(runtime.engine, revision)
     with runtime.session_factory.begin() as db:
@@ -83,6 +104,8 @@ def db_upgrade(revision: str) -> None:
 def db_revision(message: str) -> None:
     """Autogenerate a migration from the models (for developers)."""
     from alembic import command
+
+    from survey import database
     command.revision(database.alembic_config(get_runtime().engine), message=message, autogenerate=True)
 
 
@@ -104,6 +127,8 @@ class _NullBar:
 
 def _import(run, file: Path) -> ImportSummary:
     """Run an import of file with a progress bar on a terminal; what it stored is kept whatever happens."""
+    from channels.csv_reading import ReaderFailed
+
     bar, on_bytes = _progress(file)
     try:
         with bar:
@@ -123,6 +148,8 @@ def _finish(summary: ImportSummary) -> None:
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="where to list bad rows")
 def import_outlets_command(file: Path, report: Path | None) -> None:
     """Create or update outlets from a CSV: code, name, channel, kind, region, city."""
+    from channels.csv_import import import_outlets
+
     runtime = get_runtime()
     summary = _import(lambda **kw: import_outlets(runtime.session_factory, file, report_path=report, **kw), file)
     click.echo(f"{summary.rows} rows: {summary.created} created or updated, {summary.duplicates} "
@@ -136,6 +163,8 @@ def import_outlets_command(file: Path, report: Path | None) -> None:
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="where to list bad rows")
 def import_interactions_command(file: Path, report: Path | None) -> None:
     """Import ended interactions from a CSV (UTF-8, GB18030 or Excel's UTF-16 text); rerunning stores nothing twice."""
+    from channels.csv_import import import_interactions
+
     runtime = get_runtime()
     summary = _import(lambda **kw: import_interactions(
         runtime.session_factory, file, now=runtime.clock.now, tz=runtime.settings.tz,
@@ -146,10 +175,13 @@ def import_interactions_command(file: Path, report: Path | None) -> None:
 
 @main.command("create-token")
 @click.argument("name")
-@click.option("--scope", "scopes", multiple=True, type=click.Choice([s.value for s in TokenScope]),
-              default=[TokenScope.INGEST.value], show_default=True, help="what it may do (repeat for more)")
+@click.option("--scope", "scopes", multiple=True, type=_AccountsChoice("TokenScope"),
+              default=["ingest"], show_default=True, help="what it may do (repeat for more)")
 def create_token_command(name: str, scopes: tuple[str, ...]) -> None:
     """Create an integrator's API token (printed once, stored as a SHA-256)."""
+    from survey.accounts.models import TokenScope
+    from survey.accounts.services import create_token
+
     runtime = get_runtime()
     with runtime.session_factory.begin() as db:
         token = create_token(db, name, now=runtime.clock.now(), scopes=tuple(TokenScope(s) for s in scopes))
@@ -158,11 +190,14 @@ def create_token_command(name: str, scopes: tuple[str, ...]) -> None:
 
 @main.command("create-user")
 @click.argument("username")
-@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--role", type=_AccountsChoice("Role"), required=True)
 @click.option("--outlets", default="", help="comma-separated outlet codes (channel leads)")
 @click.password_option()
 def create_user_command(username: str, role: str, outlets: str, password: str) -> None:
     """Create a user; channel leads are scoped to the outlets given."""
+    from survey.accounts.models import Role
+    from survey.accounts.services import AccountError, create_user
+
     runtime = get_runtime()
     codes = tuple(c.strip() for c in outlets.split(",") if c.strip())
     try:
@@ -258,7 +293,6 @@ def shortboards_command(answers_file: Path | None, groupings: tuple[str, ...], a
     """Rank the short boards: groups whose satisfaction falls significantly short of the rest."""
     # analysis/ brings numpy and scipy: loaded by the commands that use it, not by every command.
     from analysis.answers_csv import AnswersCsvError, read_answers_csv
-    from analysis.queries import load_answer_frame
     from analysis.report import run_shortboards
 
     by = [[column.strip() for column in grouping.split(",") if column.strip()] for grouping in groupings]
@@ -273,6 +307,8 @@ def shortboards_command(answers_file: Path | None, groupings: tuple[str, ...], a
             click.echo(f"skipped {len(read.errors) - 20} more bad rows", err=True)
         frame = read.frame
     else:
+        from analysis.queries import load_answer_frame  # SQLAlchemy and the models: the database only
+
         scope = [c.strip() for c in outlets.split(",") if c.strip()] or None
         with get_runtime().read_factory() as db:
             frame = load_answer_frame(db, survey=survey, scope=scope, by_day=False)

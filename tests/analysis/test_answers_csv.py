@@ -138,3 +138,101 @@ def test_files_whose_lines_only_the_row_reader_keeps_are_read_row_by_row(tmp_pat
                       "2026-01-05T08:00:00Z,store,east,hz,A1,payment,x\n")
     res = read_answers_text(short)  # rows with cells missing: padded, as the row reader does
     assert len(res.frame) == 1 and [(e.line, e.field) for e in res.errors] == [(3, "value")]
+
+
+def test_times_the_csv_parser_reads_itself_equal_the_row_readers():
+    # Every time plain ISO without an offset: the columnar parse reads them as timestamps directly.
+    plain = HEADER + (
+        "2026-03-01T10:00:00,store,east,hz,A1,payment,1,,\n"
+        "2026-03-01 11:30,store,east,hz,A1,payment,2,,\n"
+        "2026-03-03,hotline,east,hz,A2,payment,4,billing,\n"
+    )
+    columnar, rows = _both_readers(plain)
+    _same(columnar, rows)
+    assert list(columnar.frame.answered_at.astype(str)) == [
+        "2026-03-01T10:00:00", "2026-03-01T11:30:00", "2026-03-03T00:00:00"]
+    # With offsets the parser refuses them as plain times: they are read as text and converted to UTC.
+    offsets = plain.replace("2026-03-01 11:30,", "2026-03-01T11:30:00+08:00,").replace("T10:00:00,", "T10:00:00Z,")
+    columnar, rows = _both_readers(offsets)
+    _same(columnar, rows)
+    assert str(columnar.frame.answered_at[1]) == "2026-03-01T03:30:00"
+
+
+def test_blank_lines_send_a_file_to_the_row_reader_and_later_lines_keep_their_numbers():
+    text = HEADER + ("2026-01-05T08:00:00,store,east,hz,A1,payment,1,,\n"
+                     "\n"
+                     "\r\n"
+                     "2026-01-05T08:00:00,store,east,hz,A1,payment,x,,\n"
+                     ",,,,,,,,\n"
+                     "2026-01-05T08:00:00,web,east,hz,A2,payment,2,,\n")
+    data = text.encode()
+    assert answers_csv._read_columns(data, answers_csv._header(data), 1, 5) is None
+    res = read_answers_text(text)
+    assert [(e.line, e.field) for e in res.errors] == [(5, "value")] and res.rows == 3 and len(res.frame) == 2
+    # A blank last line, or rows of blank cells, keep the columnar parse.
+    tail = text.replace("\n\r\n", "\n").replace("\n\n", "\n") + "\n"
+    columnar, rows = _both_readers(tail)
+    _same(columnar, rows)
+    assert [(e.line, e.field) for e in columnar.errors] == [(3, "value")] and columnar.rows == 3
+
+
+def _random_answers(rng: np.random.Generator, rows: int) -> tuple[list[list[str]], list[bool]]:
+    """Rows of an answers CSV (a few of them bad) and whether each is good."""
+    out, good = [], []
+    for _ in range(rows):
+        outlet = int(rng.integers(25))
+        value = int(rng.choice([1, 2, 3, 4, 5], p=[0.45, 0.3, 0.1, 0.08, 0.07] if outlet else [0.2] * 5))
+        reasons = ";".join(rng.choice(REASON_CODES, int(rng.integers(0, 3)), replace=False)) if value >= 3 else ""
+        row = [f"2026-{int(rng.integers(1, 13)):02d}-{int(rng.integers(1, 29)):02d}T10:00:00",
+               str(rng.choice(["store", "hotline", "web"])), "east", f"c{outlet % 4}", f"O{outlet:02d}",
+               str(rng.choice(["payment", "complaint", "broadband"])), str(value), reasons,
+               str(rng.choice(["gold", "silver", ""]))]
+        ok = rng.random() > 0.02
+        if not ok:
+            row[int(rng.choice([0, 1, 6, 7]))] = "??"
+        out.append(row)
+        good.append(ok)
+    return out, good
+
+
+def test_the_shortboards_command_over_a_csv_reports_what_the_same_answers_built_in_memory_give(tmp_path):
+    """The CLI's text and JSON over a file equal the report of the file's good rows built directly."""
+    from click.testing import CliRunner
+
+    from analysis.frame import build_frame
+    from analysis.report import run_shortboards
+    from survey.cli import main
+
+    rows, good = _random_answers(np.random.default_rng(8), 3000)
+    path = tmp_path / "answers.csv"
+    path.write_text(HEADER + "".join(",".join(r) + "\n" for r in rows), encoding="utf-8")
+    kept = [r for r, ok in zip(rows, good) if ok]
+    names = HEADER.strip().split(",")
+    frame = build_frame(
+        {name: [r[names.index(name)] or "(none)" for r in kept]
+         for name in ("channel", "region", "city", "outlet", "business_type", "tier")},
+        [int(r[6]) for r in kept], reasons=[[c for c in r[7].split(";") if c] for r in kept],
+        answered_at=[r[0] for r in kept])
+    by = [["outlet"], ["channel", "business_type"]]
+    for as_json in (False, True):
+        args = ["shortboards", "--answers", str(path), "--by", "outlet", "--by", "channel,business_type"]
+        result = CliRunner().invoke(main, args + (["--json"] if as_json else []))
+        assert result.exit_code == 0, result.output
+        assert result.stdout.rstrip("\n") == run_shortboards(frame, by, as_json, min_n=30)
+        assert result.stderr.count("skipped line") == min(good.count(False), 20)
+
+
+def test_the_shortboards_command_over_a_file_loads_no_database_code(tmp_path):
+    # SQLAlchemy, the models and the web app take seconds to import; a file needs none of them.
+    import subprocess
+    import sys
+
+    path = tmp_path / "answers.csv"
+    path.write_text(HEADER + "".join(",".join(r) + "\n" for r in _random_answers(np.random.default_rng(2), 200)[0]),
+                    encoding="utf-8")
+    code = ("import sys; from survey.cli import main\n"
+            f"main(['shortboards', '--answers', {str(path)!r}], standalone_mode=False)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic')"
+            " or m.startswith(('survey.web', 'survey.models', 'analysis.queries'))), file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "Short boards by outlet" in result.stdout and result.stderr.strip().endswith("[]")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.frame import build_frame
+from analysis.frame import REASON_CODES, build_frame
 from analysis.metrics import group_metrics, nps_metrics, response_rate, rollup_metrics
 
 
@@ -31,6 +31,21 @@ def test_group_metrics_counts_rates_and_reasons():
     assert m[("o3",)].sent == 0 and np.isnan(m[("o3",)].response_rate)
     assert o1.csat_low < 0.8 < o1.csat_high
     assert o2.reason_shares == (("wait_time", pytest.approx(0.4)), ("billing", pytest.approx(0.4)))
+
+
+def test_reason_shares_count_each_weighted_answer_naming_a_reason_once_per_reason():
+    rng = np.random.default_rng(5)
+    rows = 600
+    outlets = [f"o{i}" for i in rng.integers(0, 7, rows)]
+    counts = rng.integers(1, 4, rows)
+    named = [list(rng.choice(REASON_CODES, int(rng.integers(0, 4)), replace=False)) if rng.random() < 0.3 else []
+             for _ in range(rows)]
+    frame = build_frame({"outlet": outlets}, rng.integers(1, 6, rows), reasons=named, count=counts)
+    for m in group_metrics(frame, ["outlet"]):
+        mine = [i for i, o in enumerate(outlets) if o == m.key[0]]
+        want = {code: sum(counts[i] for i in mine if code in named[i]) / m.responses for code in REASON_CODES}
+        assert dict(m.reason_shares) == {code: pytest.approx(share) for code, share in want.items() if share > 0}
+        assert m.responses == sum(counts[i] for i in mine)
 
 
 def test_cells_of_two_columns():

@@ -147,3 +147,14 @@ def test_nps_and_its_interval():
     assert r.nps == pytest.approx(30.0)
     se = math.sqrt((0.5 + 0.2 - 0.3 ** 2) / 100)
     assert (r.low, r.high) == pytest.approx((100 * (0.3 - 1.959964 * se), 100 * (0.3 + 1.959964 * se)), abs=1e-3)
+
+
+def test_the_statistics_modules_load_without_scipy_stats():
+    # scipy.stats takes seconds to import; these modules compute what they need from scipy.special.
+    import subprocess
+    import sys
+
+    code = ("import sys, analysis.stats, analysis.drivers, analysis.trends, analysis.metrics, analysis.answers_csv; "
+            "print(sorted(m for m in sys.modules if m.startswith('scipy.stats')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
