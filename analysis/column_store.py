@@ -5,8 +5,9 @@ Each refresh reads only the rows at or after a boundary id per table, by primary
 are "settled" and kept: answers and interactions never change once stored, except an answer read
 again after a review label, which the reply_reparses table records (those are re-read); a survey
 session changes until it ends (its segments and its send time), so its boundary stays at the
-oldest session still open. On PostgreSQL concurrent transactions may commit ids out of order, so
-a row settles only `settle_seconds` after its id was first seen (SQLite writes one at a time).
+oldest session still open. On PostgreSQL concurrent transactions may commit ids out of order: an id
+seen at one refresh settles once every transaction running then has ended (the snapshot's xmin has
+passed that refresh's xmax) and `settle_seconds` have gone by; SQLite writes one at a time.
 Outlets and business types (a few thousand rows) are read again with every refresh.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from sqlalchemy import BigInteger, String, cast, func, select
+from sqlalchemy import BigInteger, String, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from analysis.columns import NULL, REASON_BIT, Columns, Levels, Places, Table, micros
@@ -59,6 +60,16 @@ def _reason_bits(blobs: Sequence) -> np.ndarray:
     return masks[which] if len(blobs) else np.zeros(0, np.uint64)
 
 
+def _transactions(db: Session) -> tuple[int, int]:
+    """PostgreSQL: the oldest transaction still running and the first not yet started (xmin, xmax of
+    a snapshot taken now); elsewhere (SQLite: one writer at a time) nothing is ever running."""
+    if db.get_bind().dialect.name != "postgresql":
+        return 0, 0
+    xmin, xmax = db.execute(text("SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint "
+                                 "FROM pg_current_snapshot() AS s")).one()
+    return xmin, xmax
+
+
 def _attribute(name: str):
     return Interaction.attributes[name].as_string()
 
@@ -79,7 +90,7 @@ class ColumnStore:
         none = self._interactions(())
         self._settled = {"answers": empty, "sessions": self._sessions((), none), "interactions": none}
         self._next = {"answers": 0, "sessions": 0, "interactions": 0}
-        self._seen: list[tuple[float, dict[str, int]]] = []  # (when, highest id per table then)
+        self._seen: list[tuple[float, dict[str, int], int]] = []  # (when, highest id per table, xmax) then
         self._reparsed = 0
         self._known_places: Places | None = None
         self._places_read_at = 0.0
@@ -195,10 +206,11 @@ class ColumnStore:
         if any(highest[t] < self._next[t] - 1 for t in highest):
             self._reset()  # rows this copy settled are gone (a restored or rolled-back database)
         now = self._clock()
-        self._seen.append((now, highest))
+        running_from, running_below = _transactions(db)
+        self._seen.append((now, highest, running_below))
         settled_below = {t: self._next[t] for t in highest}
-        while self._seen and now - self._seen[0][0] >= self.settle_seconds:
-            when, ids = self._seen.pop(0)
+        while self._seen and now - self._seen[0][0] >= self.settle_seconds and running_from >= self._seen[0][2]:
+            when, ids, _ = self._seen.pop(0)
             settled_below = {t: max(settled_below[t], ids[t] + 1) for t in highest}
         # Sessions before interactions: every session read then has its interaction (committed first).
         raw = {name: self._read(db, name, self._next[name]) for name in ("answers", "sessions", "interactions")}

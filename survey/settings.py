@@ -36,9 +36,9 @@ class Settings:
     # The web app counts from an in-memory copy of answers, sessions and interactions (analysis.column_store;
     # about 100 MB per process at a million answers); 0: every page asks the database.
     column_copy: bool = True
-    # PostgreSQL commits concurrent inserts in any order: the copy takes a row as final this long
-    # after its id was first seen (a transaction that inserts them must commit within it).
-    column_settle_seconds: int = 120
+    # PostgreSQL commits concurrent inserts in any order: the copy takes a row as final once every
+    # transaction running when its id was first seen has ended, and at least this long after.
+    column_settle_seconds: float = 1.0
 
     smpp_host: str = "127.0.0.1"
     smpp_port: int = 2775

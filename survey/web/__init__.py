@@ -27,9 +27,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.json.ensure_ascii = False
     app.extensions["touchpoint"] = runtime
     if runtime.settings.column_copy:
-        # SQLite commits one writer at a time, so ids arrive in order and settle at once.
-        settle = 0 if runtime.engine.dialect.name == "sqlite" else runtime.settings.column_settle_seconds
-        store = ColumnStore(settle_seconds=settle, clock=lambda: runtime.clock.now().timestamp())
+        # Settling is about when the database committed, so it runs on the machine's clock, not the
+        # runtime's (a demo's or a test's frozen business time).
+        store = ColumnStore(settle_seconds=runtime.settings.column_settle_seconds)
         counts.attach(runtime.read_factory, store)
         if warm_copy:
             with runtime.read_factory() as session:
