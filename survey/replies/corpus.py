@@ -14,6 +14,9 @@ from typing import Any, Iterator
 DATA_DIR = Path(__file__).resolve().parents[2] / "tests" / "data"
 CORPUS_FILE = DATA_DIR / "replies_corpus.jsonl"
 STORIES_FILE = DATA_DIR / "replies_stories.jsonl"
+SITUATIONS_FILE = DATA_DIR / "replies_situations.jsonl"
+FRESH_FILE = DATA_DIR / "replies_fresh.jsonl"
+CORPORA = (CORPUS_FILE, STORIES_FILE, SITUATIONS_FILE)  # what the model trains on (their training parts)
 HELD_OUT_SHARE = 4  # one case in four, chosen by its id's hash
 # One held-out share per corpus; a corpus not listed holds out HELD_OUT_SHARE.
 HELD_OUT_SHARES = {CORPUS_FILE.name: HELD_OUT_SHARE, STORIES_FILE.name: 2}

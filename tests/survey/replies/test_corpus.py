@@ -12,7 +12,8 @@ import json
 import pytest
 
 from survey.definitions import load_surveys
-from survey.replies.corpus import CORPUS_FILE, STORIES_FILE, held_out_share, read_cases, split
+from survey.replies.corpus import (CORPUS_FILE, FRESH_FILE, SITUATIONS_FILE, STORIES_FILE, held_out_share, read_cases,
+                                   split)
 from survey.replies.parser import ParsedReply, ReplyKind, parse_reply
 from survey.replies.scoring import evaluate, format_report, is_hit
 
@@ -24,6 +25,9 @@ CASES = list(read_cases(CORPUS_FILE))
 TRAINING, HELD_OUT = split(CASES)
 STORIES = list(read_cases(STORIES_FILE))
 STORIES_TRAINING, STORIES_HELD_OUT = split(STORIES, held_out_share(STORIES_FILE))
+SITUATIONS = list(read_cases(SITUATIONS_FILE))
+SITUATIONS_TRAINING, SITUATIONS_HELD_OUT = split(SITUATIONS, held_out_share(SITUATIONS_FILE))
+FRESH = list(read_cases(FRESH_FILE))
 
 
 # Measured when the stories corpus was added (see the commit), less a margin of about 0.02.
@@ -50,7 +54,15 @@ def test_the_stories_corpus_is_big_and_split_half_held_out():
     assert {c["question"] for c in STORIES_HELD_OUT} == {"satisfaction", "reason", "recommend"}
 
 
-@pytest.mark.parametrize("case", CASES + STORIES, ids=lambda c: c["id"])
+def test_the_situations_corpus_and_the_fresh_set_are_apart_from_the_others():
+    ids = [c["id"] for c in SITUATIONS + FRESH]
+    assert len(SITUATIONS) >= 300 and len(FRESH) >= 300
+    assert len(set(ids)) == len(ids)
+    assert not set(ids) & {c["id"] for c in CASES + STORIES}
+    assert 0.15 <= len(SITUATIONS_HELD_OUT) / len(SITUATIONS) <= 0.35  # one in four by hash: 64 of 342
+
+
+@pytest.mark.parametrize("case", CASES + STORIES + SITUATIONS + FRESH, ids=lambda c: c["id"])
 def test_every_corpus_reply_parses(case):
     question = SURVEYS[case["survey"]].question(case["question"])
     got = parse_reply(question, case["text"])
