@@ -82,7 +82,7 @@ def _out_of(norm: str, end: int, top: int) -> bool:
 
 def _glued_to_words(norm: str, start: int, end: int, lex: Lexicon) -> bool:
     """True when digits sit right after Chinese words that are not an answer's framing ("扣15")."""
-    if start == 0 or not _is_cjk(norm[start - 1]):
+    if start == 0 or not _is_cjk(norm[start - 1]) or _ordinal_option(norm, start, end):
         return False
     return norm[start - 1] not in lex.numeral_before and norm[max(0, start - 2):start] not in lex.numeral_before
 

@@ -262,8 +262,8 @@ def _arbitrate(model: NgramModel, norm: str, codes: set[str]) -> set[str]:
     """Of several reasons the lexicon found, those the model finds at least `model.arbitration` times
     as likely as the likeliest of them: a word read out of its story ("话费充了，可打出去对方老是听不见")
     gives way. The ratio is chosen by cross-validation on the corpora's training parts when the model
-    is trained (see train_model); the model naming a reason the lexicon did not find, or overriding
-    weak findings, did no better there."""
+    is trained (see train_model). The model replacing a single finding it is confident is wrong did no
+    better there (1,575 of 1,656 held-back replies right with it or without it)."""
     probabilities = model.probabilities(norm)
     likelihood = {code: float(probabilities[model.classes.index(code)]) for code in codes if code in model.classes}
     top = max(likelihood.values(), default=0.0)

@@ -124,8 +124,9 @@ def cross_validate(cases: list[dict], extra: list[tuple[str, str, float]]) -> tu
             for ratio in ARBITRATIONS:
                 got = parse_reply(question, str(case["text"]), model=model.with_choices(threshold, ratio))
                 hits[ratio] += is_hit(case["gold"], got)
+    print(f"cross-validated hits of {sum(map(len, folds))} by arbitration ratio: {dict(hits)}")
     best = max(hits.values())
-    return threshold, min(r for r in ARBITRATIONS if hits[r] == best)
+    return threshold, min(ratio for ratio in ARBITRATIONS if hits[ratio] == best)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,6 +74,9 @@ def test_value_and_reasons_in_one_reply(text, value, reasons):
     ("1和2", ["wait_time", "attitude"]), ("1、4", ["wait_time", "unresolved"]),
     ("13", ["wait_time", "competence"]), ("①③", ["wait_time", "competence"]),
     ("一和三", ["wait_time", "competence"]), ("2 3 5", ["attitude", "competence", "billing"]),
+    # An option by its place in the list (read as glued to "第" before, so never an option).
+    ("第一个", ["wait_time"]), ("第二个吧", ["attitude"]), ("第4项", ["unresolved"]),
+    ("第一个和第四个", ["wait_time", "unresolved"]),
 ])
 def test_reasons_by_option_number(text, reasons):
     check(REASON, text, ANSWER, None, reasons)
