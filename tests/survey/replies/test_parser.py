@@ -132,6 +132,7 @@ def test_unclear_on_reasons(text):
 @pytest.mark.parametrize("text, kind, value", [
     ("10", ANSWER, 10), ("0", ANSWER, 0), ("１０", ANSWER, 10), ("8分", ANSWER, 8), ("十分", ANSWER, 10),
     ("七分", ANSWER, 7), ("零分", ANSWER, 0), ("满分10分", ANSWER, 10), ("满分", ANSWER, 10),
+    ("满分10分我给7分", ANSWER, 7), ("10分满分给9", ANSWER, 9), ("10分满分", ANSWER, 10),
     ("给9分", ANSWER, 9), ("10分 很满意", ANSWER, 10), ("五分吧", ANSWER, 5), ("3点去的，给6分", ANSWER, 6),
     ("12", UNCLEAR, None), ("100分", UNCLEAR, None), ("7 8", UNCLEAR, None), ("不清楚", UNCLEAR, None),
     ("非常满意", UNCLEAR, None),  # no number on a 0..10 question
