@@ -178,7 +178,7 @@ def _is_optout(matches: list[Match], norm: str, lex: Lexicon) -> bool:
     weak = covered = 0
     for match in matches:
         if match.has(Cat.OPTOUT) and not _about_product(norm, match.end, lex) \
-                and not norm.endswith(lex.optout_asking, 0, match.start):
+                and not norm.endswith(lex.optout_asking, 0, match.start) and not _quoted(norm, match.start, lex):
             return True
         if match.has(Cat.OPTOUT_WEAK):
             weak += 1
@@ -188,6 +188,12 @@ def _is_optout(matches: list[Match], norm: str, lex: Lexicon) -> bool:
         return False
     # A weak phrase ("取消") opts out only when nothing else is said.
     return covered == len(norm.replace(" ", ""))
+
+
+def _quoted(norm: str, start: int, lex: Lexicon) -> bool:
+    """True when the clause holding position start is someone's words reported after a quote mark."""
+    clause = norm.rfind(" ", 0, start)
+    return clause > 0 and norm.endswith(lex.optout_quoting, 0, clause)
 
 
 def _about_product(norm: str, end: int, lex: Lexicon) -> bool:

@@ -109,7 +109,9 @@ def test_optout_in_every_form(question, text):
     check(question, text, OPTOUT)
 
 
-@pytest.mark.parametrize("text", ["取消套餐的时候等太久", "退订套餐太麻烦了", "stopped", "100000"])
+@pytest.mark.parametrize("text", ["取消套餐的时候等太久", "退订套餐太麻烦了", "stopped", "100000",
+                                  # someone's words reported, and a step of a business
+                                  '他说"买不起就别问"', "她回我：不要再来烦我", "改套餐要先退订再重新办"])
 def test_not_fooled_into_optout(text):
     assert parse_reply(REASON, text).kind is not OPTOUT
 
