@@ -3,7 +3,10 @@ split that keeps a part of each out of training and tuning.
 
 replies_corpus.jsonl holds a quarter out; replies_stories.jsonl (reasons told as what happened, with
 no category word, written before the parser was tuned on stories) holds half out, so that its
-held-out figure rests on enough replies to mean something."""
+held-out figure rests on enough replies to mean something; replies_situations.jsonl (situations told
+in everyday words, written for issue #15 so that the model learns from more varied text) holds a
+quarter out. replies_fresh.jsonl is no corpus: written before the #15 changes, never trained or tuned
+on, it is measured whole, as the outside sets are."""
 from __future__ import annotations
 
 import hashlib

@@ -1,9 +1,11 @@
 """Reply understanding, one table per behaviour the issue names."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from survey.definitions import QuestionKind, load_survey, survey_from_dict
+from survey.replies.ngram_model import DEFAULT_ARBITRATION, NgramModel
 from survey.replies.parser import ParsedReply, ReplyKind, parse_reply
 
 CSAT = load_survey("csat-default")
@@ -202,3 +204,35 @@ def test_memo_is_bounded(monkeypatch):
     for value in range(1, 6):
         assert parse_reply(SATISFACTION, f"{value} 谢谢").value == value
     assert all(len(c.memo) <= 3 for c in parser._compiled.values())
+
+
+def _biased_model(probable: str, *, arbitration: float) -> NgramModel:
+    """A model that knows no n-gram and finds `probable` far likelier than any other reason."""
+    classes = ("wait_time", "billing", "other")
+    bias = np.array([5.0 if code == probable else 0.0 for code in classes])
+    return NgramModel(classes, {}, np.zeros((0, len(classes))), bias, threshold=0.5, arbitration=arbitration)
+
+
+def test_a_model_given_is_used_and_its_readings_not_remembered():
+    from survey.replies import parser
+
+    text = "今天天气真不错呀朋友"  # no reason phrase: the model alone may name one
+    parser.clear_memo()
+    assert parse_reply(REASON, text, model=None).reasons == ("other",)
+    assert parse_reply(REASON, text, model=_biased_model("billing", arbitration=0.5)).reasons == ("billing",)
+    assert all(not c.memo for c in parser._compiled.values())
+
+
+@pytest.mark.parametrize("arbitration, reasons", [(0.0, {"wait_time", "billing"}), (0.5, {"billing"})])
+def test_the_model_arbitrates_between_reasons_by_its_ratio(arbitration, reasons):
+    model = _biased_model("billing", arbitration=arbitration)
+    assert set(parse_reply(REASON, "排队太久，还乱收费", model=model).reasons) == reasons
+    got = parse_reply(SATISFACTION, "4 排队太久，还乱收费", model=model)  # every question kind alike
+    assert (got.value, set(got.reasons)) == (4, reasons)
+
+
+def test_the_arbitration_ratio_travels_with_the_model_file():
+    model = _biased_model("billing", arbitration=0.42)
+    assert NgramModel.from_dict(model.to_dict()).arbitration == pytest.approx(0.42)
+    older = {key: value for key, value in model.to_dict().items() if key != "arbitration"}
+    assert NgramModel.from_dict(older).arbitration == DEFAULT_ARBITRATION
