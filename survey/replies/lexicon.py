@@ -64,6 +64,7 @@ class Lexicon:
     replies: PhraseTrie
     reasons: PhraseTrie
     optout_asking: tuple[str, ...]
+    optout_quoting: tuple[str, ...]
     negators: tuple[str, ...]
     patterns: tuple[StoryPattern, ...]
     product_after: tuple[str, ...]
@@ -144,6 +145,7 @@ def lexicon() -> Lexicon:
         replies=replies,
         reasons=reasons,
         optout_asking=tuple(words("optout.asking")),
+        optout_quoting=tuple(words("optout.quoting")),
         negators=tuple(sorted(_words(reasons_data, "negators", "reasons.yaml"), key=len, reverse=True)),
         patterns=_patterns(reasons_data),
         product_after=tuple(words("optout.product_after")),

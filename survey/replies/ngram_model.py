@@ -23,6 +23,7 @@ _DIGIT = str.maketrans("0123456789", "0000000000")  # amounts differ, their shap
 # The model reads a reply's first 140 characters (two SMS segments of Chinese): its cost stays
 # bounded on any input, and real replies are far shorter (the longest in our corpora has 37).
 MAX_CHARS = 140
+DEFAULT_ARBITRATION = 0.1  # a model file older than the arbitration field: the ratio it was tuned with
 
 
 def ngrams(norm: str, sizes: tuple[int, ...] = NGRAM_SIZES) -> set[str]:
@@ -46,13 +47,15 @@ class NgramModel:
     """Multinomial logistic regression over binary n-gram features, rows scaled to unit length."""
 
     def __init__(self, classes: tuple[str, ...], vocabulary: dict[str, int], weights: np.ndarray,
-                 bias: np.ndarray, threshold: float, sizes: tuple[int, ...] = NGRAM_SIZES) -> None:
+                 bias: np.ndarray, threshold: float, sizes: tuple[int, ...] = NGRAM_SIZES,
+                 arbitration: float = DEFAULT_ARBITRATION) -> None:
         self.classes = classes
         self.vocabulary = vocabulary
         self.weights = weights.astype(np.float32)
         self.bias = bias.astype(np.float32)
         self.threshold = threshold
         self.sizes = sizes
+        self.arbitration = arbitration  # see survey.replies.parser._arbitrate
 
     def probabilities(self, norm: str) -> np.ndarray:
         """Class probabilities for a normalised text (the bias alone when no n-gram is known)."""
@@ -70,6 +73,10 @@ class NgramModel:
         best = int(probabilities.argmax())
         return Prediction(self.classes[best], float(probabilities[best]))
 
+    def with_choices(self, threshold: float, arbitration: float) -> "NgramModel":
+        """The same weights with other cross-validated choices."""
+        return NgramModel(self.classes, self.vocabulary, self.weights, self.bias, threshold, self.sizes, arbitration)
+
     def reason(self, norm: str) -> str | None:
         """A reason code when the model is confident enough, else None."""
         prediction = self.predict(norm)
@@ -82,6 +89,7 @@ class NgramModel:
             "format": 1,
             "ngram_sizes": list(self.sizes),
             "threshold": round(float(self.threshold), 4),
+            "arbitration": round(float(self.arbitration), 4),
             "classes": list(self.classes),
             "bias": [round(float(b), 5) for b in self.bias],
             "vocabulary": vocabulary,
@@ -98,7 +106,7 @@ class NgramModel:
             raise ValueError(f"weights: expected {len(vocabulary)} x {len(classes)} values, got {weights.size}")
         return cls(classes, vocabulary, weights.reshape(len(vocabulary), len(classes)),
                    np.asarray(data["bias"], dtype=np.float32), float(data["threshold"]),
-                   tuple(data.get("ngram_sizes", NGRAM_SIZES)))
+                   tuple(data.get("ngram_sizes", NGRAM_SIZES)), float(data.get("arbitration", DEFAULT_ARBITRATION)))
 
 
 def load_model(path: Path = MODEL_FILE) -> NgramModel | None:

@@ -82,9 +82,18 @@ def _out_of(norm: str, end: int, top: int) -> bool:
 
 def _glued_to_words(norm: str, start: int, end: int, lex: Lexicon) -> bool:
     """True when digits sit right after Chinese words that are not an answer's framing ("扣15")."""
-    if start == 0 or not _is_cjk(norm[start - 1]):
+    if start == 0 or not _is_cjk(norm[start - 1]) or _ordinal_option(norm, start, end):
         return False
     return norm[start - 1] not in lex.numeral_before and norm[max(0, start - 2):start] not in lex.numeral_before
+
+
+# "满分10分给9", "10分满分，我给6": the top of the scale named, not given.
+_TOP_BEFORE = ("满分", "总分", "满分是", "满分为")
+_TOP_AFTER = ("分满分", "满分", "分制", "分为满分", "分是满分")
+
+
+def _names_the_top(norm: str, start: int, end: int) -> bool:
+    return norm.endswith(_TOP_BEFORE, 0, start) or norm.startswith(_TOP_AFTER, end)
 
 
 def _inside(spans: list[tuple[int, int]], starts: list[int], position: int) -> bool:
@@ -113,6 +122,8 @@ def read_numbers(norm: str, masked: list[tuple[int, int]], question: Question, o
             continue
         if _quantity(norm, start, end, lex, joiners):
             continue
+        if question.kind is QuestionKind.RATING and _names_the_top(norm, start, end):
+            continue  # a reply of only "满分10分" still answers: the parser reads its "满分"
         if norm.startswith("分半", end):
             out_of_range = True  # "9分半": a half point is no answer
             continue

@@ -2,12 +2,14 @@
 
     python -m survey.replies.train_model [--corpus FILE ...] [--extra FILE ...] [--out FILE]
 
-Needs only numpy and PyYAML (no database, no `touchpoint`). Trains on the corpora's training parts
+Needs numpy, PyYAML and the parser (no database, no `touchpoint`). Trains on the corpora's training parts
 (never their held-out parts, see survey.replies.corpus), on any extra labelled JSONL files (labels
 from the review queue, exported in the same format) and on the reason lexicon's own phrases.
-Deterministic: zero initial weights, full-batch steps in a fixed order. The confidence threshold is
-the lowest at which the model's named reasons are right at least 90% of the time in 4-fold
-cross-validation on the training part alone (below it, "other" is the safer answer).
+Deterministic: zero initial weights, full-batch steps in a fixed order. Two choices are made by
+4-fold cross-validation on the training part alone: the confidence threshold, the lowest at which
+the model's named reasons are right at least 90% of the time (below it, "other" is the safer
+answer), and the arbitration ratio (see survey.replies.parser._arbitrate), the one with which the
+whole parser reads the most held-back replies right.
 """
 from __future__ import annotations
 
@@ -19,16 +21,20 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from survey.definitions import load_surveys
 from survey.reasons import REASON_CODES
-from survey.replies.corpus import CORPUS_FILE, STORIES_FILE, held_out_share, read_cases, split
+from survey.replies.corpus import CORPORA, held_out_share, read_cases, split
 from survey.replies.ngram_model import MODEL_FILE, NGRAM_SIZES, NgramModel, ngrams
 from survey.replies.normalize import LEXICON_DIR, normalise
+from survey.replies.parser import parse_reply
+from survey.replies.scoring import is_hit
 
 L2 = 3e-4
 STEPS = 300
 LEARNING_RATE = 0.5
 LEXICON_WEIGHT = 0.5  # a bare phrase says less than a reply written by a customer
-THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
+THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
+ARBITRATIONS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7)
 FOLDS = 4
 PRECISION = 0.9
 
@@ -96,47 +102,58 @@ def fit(samples: list[tuple[str, str, float]], *, steps: int = STEPS) -> NgramMo
     return NgramModel(classes, vocabulary, w_matrix, bias, threshold=0.5, sizes=NGRAM_SIZES)
 
 
-def choose_threshold(cases: list[dict], extra: list[tuple[str, str, float]]) -> float:
-    """The lowest threshold whose cross-validated precision (reasons named, not "other") is enough."""
+def cross_validate(cases: list[dict], extra: list[tuple[str, str, float]]) -> tuple[float, float]:
+    """(threshold, arbitration ratio) chosen on models each trained without one fold of `cases`."""
+    folds = [[c for i, c in enumerate(cases) if i % FOLDS == k] for k in range(FOLDS)]
+    models = [fit(reply_samples([c for i, c in enumerate(cases) if i % FOLDS != k]) + extra) for k in range(FOLDS)]
     named, right = Counter(), Counter()
-    for k in range(FOLDS):
-        train = [c for i, c in enumerate(cases) if i % FOLDS != k]
-        model = fit(reply_samples(train) + extra)
-        for norm, code, _ in reply_samples([c for i, c in enumerate(cases) if i % FOLDS == k]):
+    for model, fold in zip(models, folds):
+        for norm, code, _ in reply_samples(fold):
             prediction = model.predict(norm)
             for threshold in THRESHOLDS:
                 if prediction.probability >= threshold and prediction.code != "other":
                     named[threshold] += 1
                     right[threshold] += prediction.code == code
     good = [t for t in THRESHOLDS if named[t] and right[t] / named[t] >= PRECISION]
-    return min(good) if good else max(THRESHOLDS)
+    threshold = min(good) if good else max(THRESHOLDS)
+    surveys = load_surveys()
+    hits = Counter()
+    for model, fold in zip(models, folds):
+        for case in fold:
+            question = surveys[case["survey"]].question(case["question"])
+            for ratio in ARBITRATIONS:
+                got = parse_reply(question, str(case["text"]), model=model.with_choices(threshold, ratio))
+                hits[ratio] += is_hit(case["gold"], got)
+    print(f"cross-validated hits of {sum(map(len, folds))} by arbitration ratio: {dict(hits)}")
+    best = max(hits.values())
+    return threshold, min(ratio for ratio in ARBITRATIONS if hits[ratio] == best)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Train and write the model; prints what it trained on."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, action="append",
-                        help="labelled JSONL whose held-out part is kept out (default: both corpora)")
+                        help="labelled JSONL whose held-out part is kept out (default: the corpora)")
     parser.add_argument("--extra", type=Path, action="append", default=[], help="more labelled JSONL (all used)")
     parser.add_argument("--out", type=Path, default=MODEL_FILE)
     args = parser.parse_args(argv)
     training: list[dict] = []
     held_out: list[dict] = []
-    for path in args.corpus or (CORPUS_FILE, STORIES_FILE):
+    for path in args.corpus or CORPORA:
         parts = split(list(read_cases(path)), held_out_share(path))
         training += parts[0]
         held_out += parts[1]
     extra_cases = [case for path in args.extra for case in read_cases(path)]
     extra = lexicon_samples() + reply_samples(extra_cases)
-    threshold = choose_threshold(training, extra)
-    model = fit(reply_samples(training) + extra)
-    model = NgramModel(model.classes, model.vocabulary, model.weights, model.bias, threshold, model.sizes)
+    threshold, arbitration = cross_validate(training, extra)
+    model = fit(reply_samples(training) + extra).with_choices(threshold, arbitration)
     header = ("# Generated by `python -m survey.replies.train_model`: do not edit; retrain instead.\n"
               f"# Trained on {len(training)} corpus replies (not the {len(held_out)} held out), "
               f"{len(extra_cases)} extra labelled replies and the reason lexicon.\n")
     args.out.write_text(header + yaml.safe_dump(model.to_dict(), allow_unicode=True, width=120, sort_keys=False),
                         encoding="utf-8")
-    print(f"{args.out}: {len(model.vocabulary)} n-grams x {len(model.classes)} classes, threshold {threshold}")
+    print(f"{args.out}: {len(model.vocabulary)} n-grams x {len(model.classes)} classes, "
+          f"threshold {threshold}, arbitration {arbitration}")
     return 0
 
 

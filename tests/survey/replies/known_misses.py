@@ -11,12 +11,11 @@ import sys
 from pathlib import Path
 
 from survey.definitions import load_surveys
-from survey.replies.corpus import CORPUS_FILE, DATA_DIR, STORIES_FILE, read_cases
+from survey.replies.corpus import CORPORA, DATA_DIR, read_cases
 from survey.replies.parser import ParsedReply, parse_reply
 from survey.replies.scoring import is_hit
 
 KNOWN_MISSES_FILE = DATA_DIR / "replies_known_misses.jsonl"
-CORPORA = (CORPUS_FILE, STORIES_FILE)
 
 
 def misses(path: Path, surveys=None) -> dict[str, tuple[dict, ParsedReply]]:

@@ -1,9 +1,11 @@
 """Reply understanding, one table per behaviour the issue names."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from survey.definitions import QuestionKind, load_survey, survey_from_dict
+from survey.replies.ngram_model import DEFAULT_ARBITRATION, NgramModel
 from survey.replies.parser import ParsedReply, ReplyKind, parse_reply
 
 CSAT = load_survey("csat-default")
@@ -74,6 +76,9 @@ def test_value_and_reasons_in_one_reply(text, value, reasons):
     ("1和2", ["wait_time", "attitude"]), ("1、4", ["wait_time", "unresolved"]),
     ("13", ["wait_time", "competence"]), ("①③", ["wait_time", "competence"]),
     ("一和三", ["wait_time", "competence"]), ("2 3 5", ["attitude", "competence", "billing"]),
+    # An option by its place in the list (read as glued to "第" before, so never an option).
+    ("第一个", ["wait_time"]), ("第二个吧", ["attitude"]), ("第4项", ["unresolved"]),
+    ("第一个和第四个", ["wait_time", "unresolved"]),
 ])
 def test_reasons_by_option_number(text, reasons):
     check(REASON, text, ANSWER, None, reasons)
@@ -106,7 +111,9 @@ def test_optout_in_every_form(question, text):
     check(question, text, OPTOUT)
 
 
-@pytest.mark.parametrize("text", ["取消套餐的时候等太久", "退订套餐太麻烦了", "stopped", "100000"])
+@pytest.mark.parametrize("text", ["取消套餐的时候等太久", "退订套餐太麻烦了", "stopped", "100000",
+                                  # someone's words reported, and a step of a business
+                                  '他说"买不起就别问"', "她回我：不要再来烦我", "改套餐要先退订再重新办"])
 def test_not_fooled_into_optout(text):
     assert parse_reply(REASON, text).kind is not OPTOUT
 
@@ -129,6 +136,7 @@ def test_unclear_on_reasons(text):
 @pytest.mark.parametrize("text, kind, value", [
     ("10", ANSWER, 10), ("0", ANSWER, 0), ("１０", ANSWER, 10), ("8分", ANSWER, 8), ("十分", ANSWER, 10),
     ("七分", ANSWER, 7), ("零分", ANSWER, 0), ("满分10分", ANSWER, 10), ("满分", ANSWER, 10),
+    ("满分10分我给7分", ANSWER, 7), ("10分满分给9", ANSWER, 9), ("10分满分", ANSWER, 10),
     ("给9分", ANSWER, 9), ("10分 很满意", ANSWER, 10), ("五分吧", ANSWER, 5), ("3点去的，给6分", ANSWER, 6),
     ("12", UNCLEAR, None), ("100分", UNCLEAR, None), ("7 8", UNCLEAR, None), ("不清楚", UNCLEAR, None),
     ("非常满意", UNCLEAR, None),  # no number on a 0..10 question
@@ -196,3 +204,35 @@ def test_memo_is_bounded(monkeypatch):
     for value in range(1, 6):
         assert parse_reply(SATISFACTION, f"{value} 谢谢").value == value
     assert all(len(c.memo) <= 3 for c in parser._compiled.values())
+
+
+def _biased_model(probable: str, *, arbitration: float) -> NgramModel:
+    """A model that knows no n-gram and finds `probable` far likelier than any other reason."""
+    classes = ("wait_time", "billing", "other")
+    bias = np.array([5.0 if code == probable else 0.0 for code in classes])
+    return NgramModel(classes, {}, np.zeros((0, len(classes))), bias, threshold=0.5, arbitration=arbitration)
+
+
+def test_a_model_given_is_used_and_its_readings_not_remembered():
+    from survey.replies import parser
+
+    text = "今天天气真不错呀朋友"  # no reason phrase: the model alone may name one
+    parser.clear_memo()
+    assert parse_reply(REASON, text, model=None).reasons == ("other",)
+    assert parse_reply(REASON, text, model=_biased_model("billing", arbitration=0.5)).reasons == ("billing",)
+    assert all(not c.memo for c in parser._compiled.values())
+
+
+@pytest.mark.parametrize("arbitration, reasons", [(0.0, {"wait_time", "billing"}), (0.5, {"billing"})])
+def test_the_model_arbitrates_between_reasons_by_its_ratio(arbitration, reasons):
+    model = _biased_model("billing", arbitration=arbitration)
+    assert set(parse_reply(REASON, "排队太久，还乱收费", model=model).reasons) == reasons
+    got = parse_reply(SATISFACTION, "4 排队太久，还乱收费", model=model)  # every question kind alike
+    assert (got.value, set(got.reasons)) == (4, reasons)
+
+
+def test_the_arbitration_ratio_travels_with_the_model_file():
+    model = _biased_model("billing", arbitration=0.42)
+    assert NgramModel.from_dict(model.to_dict()).arbitration == pytest.approx(0.42)
+    older = {key: value for key, value in model.to_dict().items() if key != "arbitration"}
+    assert NgramModel.from_dict(older).arbitration == DEFAULT_ARBITRATION
