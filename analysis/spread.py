@@ -8,8 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import optimize, special
-from scipy import stats as sps
+from scipy import special
 
 from analysis.stats import Z95, Z998, Interval
 
@@ -68,6 +67,8 @@ def fit_beta_binomial(x: np.ndarray, n: np.ndarray, *, mean: np.ndarray | float 
         # The binomial coefficient does not depend on the parameters and is left out.
         return -float(np.sum(special.betaln(x + a, n - x + b) - special.betaln(a, b)))
 
+    from scipy import optimize  # imported here: loading it costs every CLI command otherwise
+
     # The mean is the pooled rate (its ML estimate differs by a hair); the concentration, which
     # decides how hard small groups are pulled in, is fitted by maximum likelihood.
     res = optimize.minimize_scalar(nll, bounds=(-7.0, 16.0), method="bounded", options={"xatol": 1e-4})
@@ -109,8 +110,8 @@ class Overdispersion:
 # phi = 1 when groups differ by noise alone (the raw winsorised mean of z^2 is biased low, which
 # would under-estimate tau^2 and let natural spread through as false alarms).
 def _winsor_normal_variance(q: float) -> float:
-    c = sps.norm.isf(q)
-    return float((1 - 2 * q) - 2 * c * sps.norm.pdf(c) + 2 * q * c * c)
+    c = -float(special.ndtri(q))
+    return float((1 - 2 * q) - 2 * c * np.exp(-0.5 * c * c) / np.sqrt(2 * np.pi) + 2 * q * c * c)
 
 
 def overdispersion(x: np.ndarray, n: np.ndarray, target: np.ndarray | float, *,
@@ -163,21 +164,22 @@ def spread_lower(x: np.ndarray, n: np.ndarray, mean: np.ndarray, tau2: float | n
     n = np.asarray(n, float)
     mu = np.clip(np.asarray(mean, float) * np.ones(len(n)), 1e-9, 1 - 1e-9)
     tau2 = np.broadcast_to(np.asarray(tau2, float), n.shape)  # one per group: a pool's is smaller
-    if not np.any(tau2 > 0):
-        cdf = sps.binom.cdf(x, n, mu)
-        return np.clip(cdf - 0.5 * sps.binom.pmf(x, n, mu) if mid_p else cdf, 0.0, 1.0)
-    # One sd for all groups when a level is given: converted at a group's own mean, a rest rate
-    # of 100% would make the sd explode and hide any group behind it.
-    at_level = mu if level is None else np.full(len(n), np.clip(level, 1e-6, 1 - 1e-6))
-    sigma = np.sqrt(tau2) / (at_level * (1 - at_level))
-    probs = special.expit(special.logit(mu)[:, None] + sigma[:, None] * _GH_NODES[None, :])
+    if np.any(tau2 > 0):
+        # One sd for all groups when a level is given: converted at a group's own mean, a rest
+        # rate of 100% would make the sd explode and hide any group behind it.
+        at_level = mu if level is None else np.full(len(n), np.clip(level, 1e-6, 1 - 1e-6))
+        sigma = np.sqrt(tau2) / (at_level * (1 - at_level))
+        probs = special.expit(special.logit(mu)[:, None] + sigma[:, None] * _GH_NODES[None, :])
+        weights = _GH_WEIGHTS
+    else:
+        probs, weights = mu[:, None], np.ones(1)
     xx, nn = x[:, None], n[:, None]
     # Special functions straight, not scipy.stats: this runs for thousands of groups x 24 nodes.
     below = np.where(xx >= 1, special.betainc(np.maximum(nn - xx + 1, 1), np.maximum(xx, 1), 1 - probs), 0.0)
     log_choose = (special.gammaln(n + 1) - special.gammaln(x + 1) - special.gammaln(n - x + 1))[:, None]
     at = np.exp(log_choose + special.xlogy(xx, probs) + special.xlog1py(nn - xx, -probs))
     tail = below + (0.5 if mid_p else 1.0) * at
-    return np.clip(tail @ _GH_WEIGHTS, 0.0, 1.0)
+    return np.clip(tail @ weights, 0.0, 1.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -289,6 +291,8 @@ def empirical_null(x: np.ndarray, n: np.ndarray, target: np.ndarray | float, *,
     the shape of the centre only, whatever lies in the tails. `start`: a previous fit on much the
     same groups, which replaces the pilot (two rounds then settle it).
     """
+    from scipy import optimize
+
     d, v, sc, level = _logit_deviations(x, n, target, scale, level)
     groups = len(d)
     to_prob = (level * (1 - level)) ** 2
@@ -400,6 +404,8 @@ def robust_null(x: np.ndarray, n: np.ndarray, target: np.ndarray | float, *,
 
     tau2 = 0.0
     if excess(0.0) > 0:
+        from scipy import optimize
+
         high = float(np.median(dev) ** 2 / _HALF_NORMAL_MEDIAN ** 2) + 1e-9
         while excess(high) > 0:
             high *= 2
@@ -433,6 +439,8 @@ def calibrate_centre(x: np.ndarray, n: np.ndarray, target: np.ndarray, tau2: np.
 
     def off(delta: float) -> float:
         return float(np.median(spread_lower(xs, ns, special.expit(base + delta), t2, level=fit.level))) - goal
+
+    from scipy import optimize
 
     try:
         delta = optimize.brentq(off, fit.delta - 0.3, fit.delta + 0.3, xtol=2e-3)
