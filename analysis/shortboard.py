@@ -245,14 +245,15 @@ def _units(frame: AnswerFrame, grouping, n_group: np.ndarray, scope_of_group: np
 def null_fit(x: np.ndarray, n: np.ndarray, target: np.ndarray, scale: np.ndarray,
              start: EmpiricalNull | None = None) -> EmpiricalNull:
     """The natural spread's null. With enough groups to fill its window: Efron's central matching,
-    on empirical logits first, then on the exact tail probabilities (exact_null; `start`, a fit
-    on much the same groups, replaces the first step). Below that the median absolute deviation,
+    on empirical logits first, then on the exact tail probabilities (exact_null; `start`, the fit
+    before the targets were re-centred, replaces the first step). Below that the median absolute deviation,
     its tau2 SPREAD_MARGIN standard errors up and its centre calibrated (benchmarks/bench_shortboards.py measured both: with 1,500 outlets
     the central fit keeps more recall; with 35 cells it runs away where the median fit does not)."""
     if len(n) >= MIN_GROUPS_FOR_CENTRAL_FIT:
         if start is None:
             return exact_null(x, n, target, empirical_null(x, n, target, scale=scale), scale=scale)
-        return exact_null(x, n, target, start, scale=scale, passes=1)
+        # The targets moved by a re-centring since `start`: one step of the refit follows them.
+        return exact_null(x, n, target, start, scale=scale, passes=1, rounds=1)
     fit = robust_null(x, n, target, scale=scale)
     fit = replace(fit, tau2=fit.tau2_at(SPREAD_MARGIN))
     return calibrate_centre(x, n, target, fit.tau2 * scale, fit)

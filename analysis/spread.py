@@ -450,6 +450,37 @@ def _interval_nll(params: np.ndarray, a: np.ndarray, b: np.ndarray, lo: np.ndarr
     return -float(np.sum(np.log(np.maximum(cell, 1e-300)) - np.log(np.maximum(window, 1e-300))))
 
 
+def _interval_gradient(params: np.ndarray, a: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray
+                       ) -> np.ndarray:
+    """The gradient of _interval_nll in (m, s)."""
+    m, s = params
+
+    def parts(u, w):
+        # d/dm and d/ds of log(Phi(w') - Phi(u')) with u' = (u - m) / s, w' = (w - m) / s.
+        u_, w_ = (u - m) / s, (w - m) / s
+        pu, pw = np.exp(-0.5 * u_ * u_), np.exp(-0.5 * w_ * w_)
+        mass = np.maximum(special.ndtr(w_) - special.ndtr(u_), 1e-300) * np.sqrt(2 * np.pi) * s
+        return np.sum((pu - pw) / mass), np.sum((u_ * pu - w_ * pw) / mass)
+
+    cell, window = parts(a, b), parts(lo, hi)
+    return -np.array([cell[0] - window[0], cell[1] - window[1]])
+
+
+def _interval_fit(ends: np.ndarray) -> tuple[float, float]:
+    """(m, s) one Newton step from (0, 1) on _interval_nll: near the null's fixed point one step is
+    as good as a full fit, and the rounds of exact_null repeat it until the step is nil."""
+    start = np.array([0.0, 1.0])
+    g = _interval_gradient(start, *ends)
+    h = 1e-4
+    hess = np.column_stack([(_interval_gradient(start + h * e, *ends) - g) / h for e in np.eye(2)])
+    hess = 0.5 * (hess + hess.T)
+    try:
+        step = -np.linalg.solve(hess, g) if np.all(np.linalg.eigvalsh(hess) > 0) else -0.1 * g / len(ends[0])
+    except np.linalg.LinAlgError:
+        step = -0.1 * g / len(ends[0])
+    return float(np.clip(step[0], -1.0, 1.0)), float(np.clip(1 + step[1], 0.5, 2.0))
+
+
 def exact_null(x: np.ndarray, n: np.ndarray, target: np.ndarray, start: EmpiricalNull, *,
                scale: np.ndarray | float = 1.0, window: tuple[float, float] = EXACT_WINDOW,
                passes: int = 2, rounds: int = 4) -> EmpiricalNull:
@@ -468,8 +499,6 @@ def exact_null(x: np.ndarray, n: np.ndarray, target: np.ndarray, start: Empirica
     `start`: the empirical-logit fit, or an exact fit on much the same groups (then one pass
     does); its tau2_se is kept (the refit moves tau2 by less than that).
     """
-    from scipy import optimize
-
     x = np.asarray(x, float)
     n = np.asarray(n, float)
     size = len(n)
@@ -493,15 +522,13 @@ def exact_null(x: np.ndarray, n: np.ndarray, target: np.ndarray, start: Empirica
         if k < 3:
             break
         xi, ni, si, vi, bi = x[inside], n[inside], sc[inside], v[inside], base[inside]
-        # P(X < c) at c = x, x + 1 (a count's stretch) and at the window's ends, low and high + 1.
-        counts = np.concatenate([xi, xi + 1, low[inside], high[inside] + 1])
+        # P(X < c) at c = x and at the window's ends, low and high + 1; P(X <= x) adds P(X = x).
+        counts = np.concatenate([xi, low[inside], high[inside] + 1])
         for _ in range(rounds):
-            below, _ = _mixed_binomial(counts, np.tile(ni, 4), np.tile(special.expit(bi + delta), 4),
-                                       np.tile(sig2 * to_prob * si, 4), level, _GH_FIT)
-            ends = special.ndtri(np.clip(below, 1e-12, 1 - 1e-12)).reshape(4, k)
-            res = optimize.minimize(_interval_nll, np.array([0.0, 1.0]), args=tuple(ends), method="L-BFGS-B",
-                                    bounds=[(-2.0, 2.0), (0.2, 5.0)])
-            m, s = (float(r) for r in res.x)
+            below, at = _mixed_binomial(counts, np.tile(ni, 3), np.tile(special.expit(bi + delta), 3),
+                                        np.tile(sig2 * to_prob * si, 3), level, _GH_FIT)
+            tails = np.stack([below[:k], below[:k] + at[:k], below[k:2 * k], below[2 * k:]])
+            m, s = _interval_fit(special.ndtri(np.clip(tails, 1e-12, 1 - 1e-12)))
             sd2 = vi + si * sig2
             delta += m * float(np.median(np.sqrt(sd2)))
             new_sig2 = max(float(np.sum(s * s * sd2 - vi) / np.sum(si)), 0.0)

@@ -187,3 +187,16 @@ def test_interval_likelihood_is_the_truncated_normals_by_scipy():
     cell = sps.norm.cdf(b, m, s) - sps.norm.cdf(a, m, s)
     window = sps.norm.cdf(hi, m, s) - sps.norm.cdf(lo, m, s)
     assert _interval_nll(np.array([m, s]), a, b, lo, hi) == pytest.approx(-np.sum(np.log(cell / window)), rel=1e-10)
+
+
+def test_interval_gradient_is_the_likelihoods_derivative():
+    from scipy.optimize import check_grad
+    from analysis.spread import _interval_gradient, _interval_nll
+    rng = np.random.default_rng(6)
+    lo, hi = rng.uniform(-1.5, -0.8, 40), rng.uniform(2.0, 3.5, 40)
+    a = rng.uniform(lo, hi - 0.3)
+    b = a + rng.uniform(0.02, 0.3, 40)
+    ends = (a, b, lo, hi)
+    for point in ([0.0, 1.0], [0.2, 0.8], [-0.3, 1.3]):
+        assert check_grad(lambda p: _interval_nll(p, *ends), lambda p: _interval_gradient(p, *ends),
+                          np.array(point)) < 1e-5 * max(1.0, np.abs(_interval_gradient(np.array(point), *ends)).max())
