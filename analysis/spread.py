@@ -431,13 +431,46 @@ def robust_null(x: np.ndarray, n: np.ndarray, target: np.ndarray | float, *,
     return EmpiricalNull(delta, tau2 * to_prob, se * to_prob, level, groups, inside, null_share)
 
 
+# Groups a centre calibration or an exact refit looks at, at most (every k-th): as good a guide
+# as all of thousands, at a fraction of the cost.
+CALIBRATION_SAMPLE = 1000
+
+
+def calibrate_centre(x: np.ndarray, n: np.ndarray, target: np.ndarray, tau2: np.ndarray | float,
+                     fit: EmpiricalNull) -> EmpiricalNull:
+    """The fit with its centre shift chosen so that the groups' tail probabilities are centred.
+
+    A fitted centre on empirical logits sits a little low (binomial noise is skewed there), and a
+    centre even 0.4 points low costs a quarter of the recall at 3 points of spread. Under the null
+    the mid-p tail P(X <= x) of spread_lower is uniform, so delta is set where their median is
+    1 - 0.5 / null_share: the null groups' median is then 0.5 when the others (a share of
+    1 - null_share) all lie below it.
+    """
+    step = max(len(n) // CALIBRATION_SAMPLE, 1)
+    xs, ns, ts = x[::step], n[::step], np.clip(target[::step], 1e-9, 1 - 1e-9)
+    t2 = np.broadcast_to(np.asarray(tau2, float), n.shape)[::step]
+    goal = 1 - 0.5 / max(fit.null_share, 0.5)
+    base = special.logit(ts)
+
+    def off(delta: float) -> float:
+        return float(np.median(spread_lower(xs, ns, special.expit(base + delta), t2, level=fit.level))) - goal
+
+    from scipy import optimize
+
+    try:
+        delta = optimize.brentq(off, fit.delta - 0.3, fit.delta + 0.3, xtol=2e-3)
+    except ValueError:  # no sign change: the median cannot be moved there (ties of tiny groups)
+        return fit
+    return replace(fit, delta=float(delta))
+
+
 # The window of exact_null in null standard deviations around the centre: short boards are only
 # looked for below, so the upper edge reaches further. The lower edge sets the trade, measured
 # with 1,500 outlets, 5% planted 15 points down, 20 runs per setting: at -1.5, at 6 points of
 # spread the planted outlets (1.7 sd down) enter the window and read as spread (sigma 4% high,
-# centre 0.35 points low: recall 67% of the oracle's); at -1.0 sigma is within 2% and the centre
-# within 0.1 point at 3, 4.5 and 6 points, a noisier estimate (sd 6-11% against 5-7%) that kept
-# FDR at 4-6%; at -0.75 the fit became unstable (sd 25% at 3 points).
+# centre 0.35 points low, each costing recall); at -1.0 sigma is within 2% and the centre within
+# 0.1 point at 3, 4.5 and 6 points, a noisier estimate (sd 6-11% against 5-7%) that kept FDR at
+# 4-6%; at -0.75 the fit became unstable (sd 25% at 3 points).
 EXACT_WINDOW = (-1.0, 3.0)
 
 
@@ -490,12 +523,13 @@ def exact_null(x: np.ndarray, n: np.ndarray, target: np.ndarray, start: Empirica
     dissatisfied answers it is skewed there, which moves the centre and tau2 by a few percent,
     and each percent of tau2 costs recall. Here the null is the mixed binomial spread_lower
     computes. Each pass fixes the window as a range of counts per group (`window` null sd around
-    the centre); each round maps a group's count to z = Phi^-1(mid-p tail) and its window's ends
-    likewise: the null's groups inside are standard normals truncated to their own limits, each
-    known to lie in its count's stretch of that scale [Phi^-1 P(X < x), Phi^-1 P(X <= x)] (taking
-    the stretch, not a mid-point, keeps the discreteness of counts from reading as less spread).
-    A normal fitted to them so says how far the null is off: its mean m moves the centre by m
-    null sd, its sd s rescales the total variance; rounds repeat until m = 0 and s = 1.
+    the centre); each round maps a group's count and its window's ends to the standard normal
+    scale through the null's distribution function: the null's groups inside are standard
+    normals truncated to their own limits, each known to lie in its count's stretch of that scale
+    [Phi^-1 P(X < x), Phi^-1 P(X <= x)] (taking the stretch, not a mid-point, keeps the
+    discreteness of counts from reading as less spread). A normal fitted to them so says how far
+    the null is off: its mean m moves the centre by m null sd, its sd s rescales the total
+    variance; rounds repeat until m = 0 and s = 1.
     `start`: the empirical-logit fit, or an exact fit on much the same groups (then one pass
     does); its tau2_se is kept (the refit moves tau2 by less than that).
     """
@@ -540,36 +574,3 @@ def exact_null(x: np.ndarray, n: np.ndarray, target: np.ndarray, start: Empirica
     null_share = min(float(inside.sum()) / (mass * len(n)), 1.0)
     return replace(start, delta=float(delta), tau2=sig2 * to_prob, central=int(inside.sum()) * step,
                    null_share=null_share)
-
-
-# Groups a centre calibration looks at, at most (every k-th): the median of their p-values is
-# as good a guide as all of thousands, at a fraction of the cost.
-CALIBRATION_SAMPLE = 1000
-
-
-def calibrate_centre(x: np.ndarray, n: np.ndarray, target: np.ndarray, tau2: np.ndarray | float,
-                     fit: EmpiricalNull) -> EmpiricalNull:
-    """The fit with its centre shift chosen so that the groups' tail probabilities are centred.
-
-    A fitted centre on empirical logits sits a little low (binomial noise is skewed there), and a
-    centre even 0.4 points low costs a quarter of the recall at 3 points of spread. Under the null
-    the mid-p tail P(X <= x) of spread_lower is uniform, so delta is set where their median is
-    1 - 0.5 / null_share: the null groups' median is then 0.5 when the others (a share of
-    1 - null_share) all lie below it.
-    """
-    step = max(len(n) // CALIBRATION_SAMPLE, 1)
-    xs, ns, ts = x[::step], n[::step], np.clip(target[::step], 1e-9, 1 - 1e-9)
-    t2 = np.broadcast_to(np.asarray(tau2, float), n.shape)[::step]
-    goal = 1 - 0.5 / max(fit.null_share, 0.5)
-    base = special.logit(ts)
-
-    def off(delta: float) -> float:
-        return float(np.median(spread_lower(xs, ns, special.expit(base + delta), t2, level=fit.level))) - goal
-
-    from scipy import optimize
-
-    try:
-        delta = optimize.brentq(off, fit.delta - 0.3, fit.delta + 0.3, xtol=2e-3)
-    except ValueError:  # no sign change: the median cannot be moved there (ties of tiny groups)
-        return fit
-    return replace(fit, delta=float(delta))

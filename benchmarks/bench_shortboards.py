@@ -175,8 +175,9 @@ SPREAD_RUNS = {0.0: 1, 0.03: 1, 0.045: 4, 0.06: 8}
 
 
 def natural_spread(runs: int, rng: np.random.Generator) -> bool:
-    print(f"\n1. Natural spread: {OUTLETS} outlets near {BASE:.0%}, {PLANTED_SHARE:.0%} planted {DROP * 100:.0f} points "
-          f"worse, ~120 answers each (FDR, recall; FDR is the mean over runs of false / flagged)")
+    print(f"\n1. Natural spread: {OUTLETS} outlets near {BASE:.0%}, {PLANTED_SHARE:.0%} planted "
+          f"{DROP * 100:.0f} points worse, ~120 answers each (FDR, recall; FDR is the mean over runs of "
+          f"false / flagged)")
     print(f"{'spread':>7} {'runs':>5} | {'ours':>13} | {'oracle':>13} | {'naive':>13} | {'winsorised z':>13} | "
           f"{'hierarchical':>13} | recall/oracle  goals")
     ok = True
@@ -367,7 +368,8 @@ def long_tail(runs: int, rng: np.random.Generator) -> bool:
           f"flagged {oracle.false}")
     print(f"  the same pool with one outlet's spread: found in {one_spread_found} of {runs}")
     found_ok = ours.recall >= RECALL_GOAL * oracle.recall
-    print(f"  goals: pool found >=90% as often as the oracle {verdict(found_ok)}, FDR<=10% {verdict(ours.fdr <= FDR_GOAL)}")
+    print(f"  goals: pool found >=90% as often as the oracle {verdict(found_ok)}, "
+          f"FDR<=10% {verdict(ours.fdr <= FDR_GOAL)}")
     return found_ok and ours.fdr <= FDR_GOAL
 
 
