@@ -499,19 +499,20 @@ def _interval_gradient(params: np.ndarray, a: np.ndarray, b: np.ndarray, lo: np.
     return -np.array([cell[0] - window[0], cell[1] - window[1]])
 
 
-def _interval_fit(ends: np.ndarray) -> tuple[float, float]:
-    """(m, s) one Newton step from (0, 1) on _interval_nll: near the null's fixed point one step is
-    as good as a full fit, and the rounds of exact_null repeat it until the step is nil."""
+def _interval_fit(ends: np.ndarray) -> tuple[float, float, float]:
+    """(m, s) one Newton step from (0, 1) on _interval_nll, and the standard error of s there (the
+    observed information): near the null's fixed point one step is as good as a full fit, and the
+    rounds of exact_null repeat it until the step is nil."""
     start = np.array([0.0, 1.0])
     g = _interval_gradient(start, *ends)
     h = 1e-4
     hess = np.column_stack([(_interval_gradient(start + h * e, *ends) - g) / h for e in np.eye(2)])
     hess = 0.5 * (hess + hess.T)
-    try:
-        step = -np.linalg.solve(hess, g) if np.all(np.linalg.eigvalsh(hess) > 0) else -0.1 * g / len(ends[0])
-    except np.linalg.LinAlgError:
-        step = -0.1 * g / len(ends[0])
-    return float(np.clip(step[0], -1.0, 1.0)), float(np.clip(1 + step[1], 0.5, 2.0))
+    if np.all(np.linalg.eigvalsh(hess) > 0):
+        step, se = -np.linalg.solve(hess, g), float(np.sqrt(np.linalg.inv(hess)[1, 1]))
+    else:  # far from a maximum: a short step down the gradient, no standard error to speak of
+        step, se = -0.1 * g / len(ends[0]), 0.0
+    return float(np.clip(step[0], -1.0, 1.0)), float(np.clip(1 + step[1], 0.5, 2.0)), se
 
 
 def exact_null(x: np.ndarray, n: np.ndarray, target: np.ndarray, start: EmpiricalNull, *,
@@ -530,8 +531,8 @@ def exact_null(x: np.ndarray, n: np.ndarray, target: np.ndarray, start: Empirica
     discreteness of counts from reading as less spread). A normal fitted to them so says how far
     the null is off: its mean m moves the centre by m null sd, its sd s rescales the total
     variance; rounds repeat until m = 0 and s = 1.
-    `start`: the empirical-logit fit, or an exact fit on much the same groups (then one pass
-    does); its tau2_se is kept (the refit moves tau2 by less than that).
+    tau2_se is from the observed information of s at the fit. `start`: the empirical-logit fit, or
+    an exact fit on much the same groups (then one pass does).
     """
     x = np.asarray(x, float)
     n = np.asarray(n, float)
@@ -543,7 +544,7 @@ def exact_null(x: np.ndarray, n: np.ndarray, target: np.ndarray, start: Empirica
     _, v, _, level = _logit_deviations(x, n, target, sc, start.level)
     to_prob = (level * (1 - level)) ** 2
     base = special.logit(np.clip(target, 1e-9, 1 - 1e-9))
-    delta, sig2 = start.delta, start.tau2 / to_prob
+    delta, sig2, sig2_se = start.delta, start.tau2 / to_prob, start.tau2_se / to_prob
     inside = np.ones(len(n), bool)
     for _ in range(passes):
         # The window's ends as counts: the empirical logit log((c + 0.5) / (n - c + 0.5)) inverted.
@@ -562,15 +563,16 @@ def exact_null(x: np.ndarray, n: np.ndarray, target: np.ndarray, start: Empirica
             below, at = _mixed_binomial(counts, np.tile(ni, 3), np.tile(special.expit(bi + delta), 3),
                                         np.tile(sig2 * to_prob * si, 3), level, _GH_FIT)
             tails = np.stack([below[:k], below[:k] + at[:k], below[k:2 * k], below[2 * k:]])
-            m, s = _interval_fit(special.ndtri(np.clip(tails, 1e-12, 1 - 1e-12)))
+            m, s, s_se = _interval_fit(special.ndtri(np.clip(tails, 1e-12, 1 - 1e-12)))
             sd2 = vi + si * sig2
             delta += m * float(np.median(np.sqrt(sd2)))
             new_sig2 = max(float(np.sum(s * s * sd2 - vi) / np.sum(si)), 0.0)
+            sig2_se = 2 * float(np.sum(sd2) / np.sum(si)) * s_se  # d sig2 / d s at s = 1
             settled = abs(m) < 2e-3 and (abs(s - 1) < 2e-3 or new_sig2 == sig2 == 0.0)
             sig2 = new_sig2
             if settled:
                 break
     mass = float(special.ndtr(window[1]) - special.ndtr(window[0]))
     null_share = min(float(inside.sum()) / (mass * len(n)), 1.0)
-    return replace(start, delta=float(delta), tau2=sig2 * to_prob, central=int(inside.sum()) * step,
-                   null_share=null_share)
+    return replace(start, delta=float(delta), tau2=sig2 * to_prob, tau2_se=sig2_se * to_prob,
+                   central=int(inside.sum()) * step, null_share=null_share)

@@ -200,3 +200,15 @@ def test_interval_gradient_is_the_likelihoods_derivative():
     for point in ([0.0, 1.0], [0.2, 0.8], [-0.3, 1.3]):
         assert check_grad(lambda p: _interval_nll(p, *ends), lambda p: _interval_gradient(p, *ends),
                           np.array(point)) < 1e-5 * max(1.0, np.abs(_interval_gradient(np.array(point), *ends)).max())
+
+
+def test_interval_fit_on_exact_values_is_the_normals_maximum_likelihood():
+    # Values known exactly (tiny intervals), no truncation: one Newton step from (0, 1) lands within
+    # a second-order error of the sample mean and sd, and the sd's standard error is 1 / sqrt(2 k).
+    from analysis.spread import _interval_fit
+    rng = np.random.default_rng(13)
+    z = rng.normal(0.03, 1.02, 4000)
+    m, s, se = _interval_fit(np.stack([z - 1e-6, z + 1e-6, np.full(4000, -50.0), np.full(4000, 50.0)]))
+    assert m == pytest.approx(z.mean(), abs=5e-3)
+    assert s == pytest.approx(z.std(), abs=5e-3)
+    assert se == pytest.approx(1 / np.sqrt(2 * 4000), rel=0.05)
