@@ -466,11 +466,11 @@ def calibrate_centre(x: np.ndarray, n: np.ndarray, target: np.ndarray, tau2: np.
 
 # The window of exact_null in null standard deviations around the centre: short boards are only
 # looked for below, so the upper edge reaches further. The lower edge sets the trade, measured
-# with 1,500 outlets, 5% planted 15 points down, 20 runs per setting: at -1.5, at 6 points of
-# spread the planted outlets (1.7 sd down) enter the window and read as spread (sigma 4% high,
-# centre 0.35 points low, each costing recall); at -1.0 sigma is within 2% and the centre within
-# 0.1 point at 3, 4.5 and 6 points, a noisier estimate (sd 6-11% against 5-7%) that kept FDR at
-# 4-6%; at -0.75 the fit became unstable (sd 25% at 3 points).
+# with 1,500 outlets, 5% planted 15 points down, 20 runs per setting (tau2 as estimated, no
+# allowance): at -1.5, at 6 points of spread the planted outlets (1.7 sd down) enter the window
+# and read as spread (sigma 4% high, centre 0.35 points low, each costing recall); at -1.0 sigma
+# is within 2% and the centre within 0.1 point at 3, 4.5 and 6 points, a noisier estimate (sd
+# 6-11% against 5-7%) that kept FDR at 4-6%; at -0.75 the fit became unstable (sd 25% at 3 points).
 EXACT_WINDOW = (-1.0, 3.0)
 
 
