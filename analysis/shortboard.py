@@ -33,12 +33,12 @@ MIN_GROUPS_FOR_CENTRAL_FIT = 200  # fewer: the null is fitted by the median abso
 # would inflate it and hide each other. Looser than alpha to set more of them aside; looser still
 # began to set aside ordinary groups and let false alarms through (benchmarks/bench_shortboards.py).
 EXCLUDE_Q = 0.2
-# tau^2 is taken a quarter of a standard error above its estimate: one that happens to be low
-# turns natural spread into false alarms, one that is high costs recall. With the exact central
-# fit (its standard error from the interval likelihood's information, 12-18% of tau^2 with 1,500
-# outlets), 3 points of spread, benchmarks/bench_shortboards.py's draws: recall 103% / 95% / 86%
-# of the oracle's at 0 / 0.25 / 0.5 standard errors (20 runs), false alarms with nothing planted
-# 10 / 2 / 2 flags in 40 runs.
+# The median fit's tau^2 (fewer than MIN_GROUPS_FOR_CENTRAL_FIT groups) is taken a quarter of a
+# standard error above its estimate: one that happens to be low turns natural spread into false
+# alarms, one that is high costs recall. The exact central fit is used as it is: its allowance
+# cost recall and bought little (benchmarks/bench_shortboards.py, --runs 20 --seeds 20, seeds 7
+# and 8, 3 points of spread: recall 102% and 95% of the oracle's without it, 91% and 89% with a
+# quarter of its standard error; the long tail's FDR 8.8% and 12.9% against 8.8% and 12.5%).
 SPREAD_MARGIN = 0.25
 # The adjusted view is the headline when satisfaction differs across the case-mix cells beyond
 # chance (chi-square over business type x tier); otherwise adjusting changes nothing that matters.
@@ -248,15 +248,14 @@ def null_fit(x: np.ndarray, n: np.ndarray, target: np.ndarray, scale: np.ndarray
     """The natural spread's null. With enough groups to fill its window: Efron's central matching,
     on empirical logits first, then on the exact tail probabilities (exact_null; `start`, the fit
     before the targets were re-centred, replaces the first step). Below that the median absolute
-    deviation with its centre calibrated. Either way tau2 is taken SPREAD_MARGIN standard errors up
+    deviation, its tau2 SPREAD_MARGIN standard errors up and its centre calibrated
     (benchmarks/bench_shortboards.py measured both: with 1,500 outlets the central fit keeps more
     recall; with 35 cells it runs away where the median fit does not)."""
     if len(n) >= MIN_GROUPS_FOR_CENTRAL_FIT:
         if start is None:
-            fit = exact_null(x, n, target, empirical_null(x, n, target, scale=scale), scale=scale)
-        else:  # the targets moved by a re-centring since `start`: one step of the refit follows them
-            fit = exact_null(x, n, target, start, scale=scale, passes=1, rounds=1)
-        return replace(fit, tau2=fit.tau2_at(SPREAD_MARGIN))
+            return exact_null(x, n, target, empirical_null(x, n, target, scale=scale), scale=scale)
+        # The targets moved by a re-centring since `start`: one step of the refit follows them.
+        return exact_null(x, n, target, start, scale=scale, passes=1, rounds=1)
     fit = robust_null(x, n, target, scale=scale)
     fit = replace(fit, tau2=fit.tau2_at(SPREAD_MARGIN))
     return calibrate_centre(x, n, target, fit.tau2 * scale, fit)
