@@ -2,8 +2,9 @@
 
 Each group is tested against the rest of its scope (the whole frame, or for a cell such as
 channel x business type, its channel). The p-value that flags is an exact binomial lower tail
-mixed over the natural between-group spread tau^2, estimated the Spiegelhalter (2005) way
-(winsorised z-scores) from the groups not flagged; with no natural spread it is the
+mixed over the natural between-group spread tau^2, whose size and centre are Efron's empirical
+null, fitted by central matching to the groups' exact tails (analysis.spread.exact_null) so that
+short boards below the centre cannot inflate it; with no natural spread it is the
 hypergeometric (Fisher) one-vs-rest test. Holm adjusts small families, Benjamini-Hochberg large
 ones. benchmarks/bench_shortboards.py measures what this buys against a naive p < 0.05.
 """
@@ -19,7 +20,7 @@ from analysis.casemix import expected_satisfied, mix_columns
 from analysis.drivers import ReasonDriver, drivers_of, reason_drivers
 from analysis.frame import AnswerFrame, group_rows, parent_of, reason_table
 from analysis.spread import (
-    EmpiricalNull, FunnelLimits, Overdispersion, calibrate_centre, empirical_null, fit_beta_binomial,
+    EmpiricalNull, FunnelLimits, Overdispersion, calibrate_centre, empirical_null, exact_null, fit_beta_binomial,
     funnel_limits, posterior_interval, robust_null, shrink, spread_lower,
 )
 from analysis.stats import adjust, hypergeom_lower, mann_whitney_counts, wilson
@@ -32,10 +33,12 @@ MIN_GROUPS_FOR_CENTRAL_FIT = 200  # fewer: the null is fitted by the median abso
 # would inflate it and hide each other. Looser than alpha to set more of them aside; looser still
 # began to set aside ordinary groups and let false alarms through (benchmarks/bench_shortboards.py).
 EXCLUDE_Q = 0.2
-# tau^2 is taken a quarter of a standard error above its estimate: one that happens to be low
-# turns natural spread into false alarms, one that is high costs recall. Measured with 1,500
-# outlets and 3 points of spread (benchmarks/bench_shortboards.py, 10 runs): recall 32.0% at 0,
-# 30.0% at 0.25, 26.1% at 0.5 (the oracle 38.9%), FDR 3-4% at all three.
+# The median fit's tau^2 (fewer than MIN_GROUPS_FOR_CENTRAL_FIT groups) is taken a quarter of a
+# standard error above its estimate: one that happens to be low turns natural spread into false
+# alarms, one that is high costs recall. The exact central fit is used as it is: its allowance
+# cost recall and bought little (benchmarks/bench_shortboards.py, --runs 20 --seeds 20, seeds 7
+# and 8, 3 points of spread: recall 102% and 95% of the oracle's without it, 91% and 89% with a
+# quarter of its standard error; the long tail's FDR 8.8% and 12.9% against 8.8% and 12.5%).
 SPREAD_MARGIN = 0.25
 # The adjusted view is the headline when satisfaction differs across the case-mix cells beyond
 # chance (chi-square over business type x tier); otherwise adjusting changes nothing that matters.
@@ -242,13 +245,20 @@ def _units(frame: AnswerFrame, grouping, n_group: np.ndarray, scope_of_group: np
 
 def null_fit(x: np.ndarray, n: np.ndarray, target: np.ndarray, scale: np.ndarray,
              start: EmpiricalNull | None = None) -> EmpiricalNull:
-    """The natural spread's null: Efron's central-matching fit with enough groups to fill its
-    window, the median absolute deviation below that (benchmarks/bench_shortboards.py measured
-    both: with 1,500 outlets the central fit keeps more recall; with 35 cells it runs away
-    where the median fit does not)."""
+    """The natural spread's null. With enough groups to fill its window: Efron's central matching,
+    on empirical logits first, then on the exact tail probabilities (exact_null; `start`, the fit
+    before the targets were re-centred, replaces the first step). Below that the median absolute
+    deviation, its tau2 SPREAD_MARGIN standard errors up and its centre calibrated
+    (benchmarks/bench_shortboards.py measured both: with 1,500 outlets the central fit keeps more
+    recall; with 35 cells it runs away where the median fit does not)."""
     if len(n) >= MIN_GROUPS_FOR_CENTRAL_FIT:
-        return empirical_null(x, n, target, scale=scale, start=start)
-    return robust_null(x, n, target, scale=scale)
+        if start is None:
+            return exact_null(x, n, target, empirical_null(x, n, target, scale=scale), scale=scale)
+        # The targets moved by a re-centring since `start`: one step of the refit follows them.
+        return exact_null(x, n, target, start, scale=scale, passes=1, rounds=1)
+    fit = robust_null(x, n, target, scale=scale)
+    fit = replace(fit, tau2=fit.tau2_at(SPREAD_MARGIN))
+    return calibrate_centre(x, n, target, fit.tau2 * scale, fit)
 
 
 def _spread_test(x, n, expected_rate, scale, unit_scope, n_scopes, testable, p_exact, *, method: str,
@@ -261,9 +271,9 @@ def _spread_test(x, n, expected_rate, scale, unit_scope, n_scopes, testable, p_e
     centre shape it, so short boards, however many or large, cannot inflate it and hide each
     other. Targets are first re-centred per scope on the groups not set aside (q below
     EXCLUDE_Q), so a big short cell does not drag its scope's other cells up; the null's own
-    centre shift (delta, calibrated so the tail probabilities are centred) then applies to all.
-    `scale` is each unit's share of the spread (1 for a group, sum n_j^2 / (sum n_j)^2 for a
-    pool of groups). Without spread (or with too few groups to estimate it) the exact test stands.
+    centre shift (delta) then applies to all. `scale` is each unit's share of the spread (1 for
+    a group, sum n_j^2 / (sum n_j)^2 for a pool of groups). Without spread (or with too few
+    groups to estimate it) the exact test stands.
     """
     k = int(testable.sum())
     p = np.full(len(n), np.nan)
@@ -272,20 +282,14 @@ def _spread_test(x, n, expected_rate, scale, unit_scope, n_scopes, testable, p_e
             spread_lower(x[testable], n[testable], expected_rate[testable], 0.0)
         return p, adjust(p, method), Overdispersion(1.0, 0.0, k, 0.0), None
     keep = testable.copy()
-    previous = fit = raw_fit = offset = None
-    for iterations in range(1, 7):
+    previous = fit = None
+    for _ in range(6):
         obs = np.bincount(unit_scope[keep], weights=x[keep], minlength=n_scopes)
         exp = np.bincount(unit_scope[keep], weights=(n * expected_rate)[keep], minlength=n_scopes)
         ratio = np.where(exp > 0, obs / np.maximum(exp, 1e-12), 1.0)
         target = np.clip(expected_rate * ratio[unit_scope], 1e-9, 1 - 1e-9)
-        raw_fit = null_fit(x[testable], n[testable], target[testable], scale[testable], start=raw_fit)
-        tau2 = raw_fit.tau2_at(SPREAD_MARGIN)
-        # The calibration's shift is a property of the data's shape: measured once, then carried.
-        if offset is None:
-            fit = calibrate_centre(x[testable], n[testable], target[testable], tau2 * scale[testable], raw_fit)
-            offset = fit.delta - raw_fit.delta
-        else:
-            fit = replace(raw_fit, delta=raw_fit.delta + offset)
+        fit = null_fit(x[testable], n[testable], target[testable], scale[testable], start=fit)
+        tau2 = fit.tau2
         # Only groups below their centre can be short boards: the others' p-values (0.5 or more)
         # are computed once at the end; until then 1.0 stands in, which leaves BH's q of the rest.
         centre = fit.centre(target)
@@ -299,16 +303,8 @@ def _spread_test(x, n, expected_rate, scale, unit_scope, n_scopes, testable, p_e
         if (testable & ~aside).sum() < MIN_GROUPS_FOR_SPREAD:
             break
         keep = testable & ~aside
-    tau2 = fit.tau2_at(SPREAD_MARGIN)
-    if fit is not raw_fit and iterations > 1:
-        # The carried shift served the re-centring; the final targets get their own calibration.
-        fit = calibrate_centre(x[testable], n[testable], target[testable], tau2 * scale[testable], raw_fit)
-        centre = fit.centre(target)
-        p[testable] = spread_lower(x[testable], n[testable], centre[testable], tau2 * scale[testable],
-                                   level=fit.level)
-    else:
-        high = testable & (x >= n * centre)
-        p[high] = spread_lower(x[high], n[high], centre[high], tau2 * scale[high], level=fit.level)
+    high = testable & ~low
+    p[high] = spread_lower(x[high], n[high], centre[high], tau2 * scale[high], level=fit.level)
     v = (fit.level * (1 - fit.level)) / np.maximum(n[testable], 1)
     phi = float(np.mean((v + tau2 * scale[testable]) / v))
     return p, adjust(p, method), Overdispersion(phi, tau2, k, 0.0, 0.0), fit

@@ -1,24 +1,30 @@
 """Short-board detection on simulated operators: FDR and recall next to an oracle and a naive test; speed.
 
-Run: PYTHONPATH=. python benchmarks/bench_shortboards.py [--runs 20] [--seed 7] [--skip-timing]
+Run: PYTHONPATH=. python benchmarks/bench_shortboards.py [--runs 20] [--seeds 20] [--seed 7] [--skip-timing]
+     [--only natural-spread case-mix cells long-tail]
 
-Every scenario is drawn afresh per run (seeds from --seed), and every figure is pooled over the
-runs: FDR = flagged but not planted / flagged; recall = planted and flagged / planted. The ORACLE
-knows the truth (the true natural spread and the true null centre or expected rate) and runs the
-same exact-tail test with Benjamini-Hochberg at 5%: the ceiling any method that has to estimate
-them can reach. NAIVE is a one-vs-rest exact test at p < 0.05 with no spread and no multiplicity
-allowance. The goals (issue #13) are printed next to the figures, with OK or MISSED.
+Every scenario is drawn afresh per run (each scenario its own stream of --seed), and every figure
+is over the runs: FDR = the mean over runs of flagged but not planted / flagged (Benjamini and
+Hochberg's definition, 0 in a run that flags nothing; the pooled ratio is shown beside it);
+recall = planted and flagged / planted. The ORACLE knows the truth (the true natural spread and
+the true null centre or expected rate) and runs the same exact-tail test with Benjamini-Hochberg
+at 5%: the ceiling any method that has to estimate them can reach. NAIVE is a one-vs-rest exact
+test at p < 0.05 with no spread and no multiplicity allowance. The goals (issue #13) are printed
+next to the figures, with OK or MISSED.
 
 1. Natural spread between outlets of 0, 3, 4.5 and 6 points (sd of true rates near 85%,
-   logit-normal), 1,500 outlets, 5% planted 15 points worse, ~120 answers each. Beside ours:
+   logit-normal), 1,500 outlets, 5% planted 15 points worse, ~120 answers each; more runs at 4.5
+   and 6 points, where even the oracle finds only a few outlets a run. Beside ours:
    the two other spread estimates measured to choose ours, Spiegelhalter's winsorised-z funnel
    (the previous method) and the hierarchical normal model fitted by maximum likelihood to all
    groups (Ohlssen, Sharples and Spiegelhalter 2007), each tested the same way.
 2. Case mix: complaints 60% satisfied, other business types 88%; outlets' complaint shares vary
-   (Beta(1, 5)); 2 points of natural spread; 5% planted 12 points worse. Raw and adjusted views.
+   (Beta(1, 5)); 2 points of natural spread; 5% planted 12 points worse. Raw and adjusted views;
+   a flip is a seed where the adjusted view finds under 75% of what the oracle finds there.
 3. Cells: channel x business type, 7 x 5 cells of ~3,000 answers at 84-87%, five of them at 54-60%.
 4. A long tail: 20 cities of 30 outlets (~150 answers) and 76 small outlets (~8 answers, pooled
-   per city); 3 points of natural spread; one city's small outlets 10 points worse.
+   per city); 3 points of natural spread; one city's small outlets 10 points worse; the oracle
+   tests every outlet and pool at the true centre and spread.
 5. Speed: the report over 1,000,000 answers x 5,000 outlets against a per-group Python loop, and
    the `touchpoint shortboards --answers FILE` command end to end against the row-by-row reader.
 """
@@ -40,7 +46,7 @@ from scipy.special import expit, logit
 
 from analysis.answers_csv import _header, _read_rows, read_answers_csv
 from analysis.frame import REASON_CODES, AnswerFrame, Factor
-from analysis.shortboard import SPREAD_MARGIN, shortboard_report
+from analysis.shortboard import shortboard_report
 from analysis.spread import empirical_null, overdispersion, spread_lower
 from analysis.stats import benjamini_hochberg, hypergeom_lower
 
@@ -65,20 +71,33 @@ def tau2_of(points: float, level: float = BASE) -> float:
 
 
 class Tally:
-    """Flags against the truth, pooled over runs."""
+    """Flags against the truth over runs.
+
+    fdr is Benjamini and Hochberg's: the mean over runs of false / flagged (0 in a run with no
+    flags), the quantity BH controls. pooled_fdr, all false flags over all flags, is shown beside
+    it: where a run finds one or two groups it is not controlled even by the oracle (at 6 points
+    of spread the oracle's pooled figure is 20% in some samples of 20 runs).
+    """
 
     def __init__(self) -> None:
         self.flagged = self.false = self.truth = 0
         self.per_run: list[tuple[int, int]] = []
+        self.run_fdr: list[float] = []
 
     def add(self, flags: np.ndarray, truth: np.ndarray) -> None:
-        self.flagged += int(flags.sum())
-        self.false += int((flags & ~truth).sum())
+        flagged, false = int(flags.sum()), int((flags & ~truth).sum())
+        self.flagged += flagged
+        self.false += false
         self.truth += int(truth.sum())
-        self.per_run.append((int(flags.sum()), int((flags & truth).sum())))
+        self.per_run.append((flagged, flagged - false))
+        self.run_fdr.append(false / flagged if flagged else 0.0)
 
     @property
     def fdr(self) -> float:
+        return float(np.mean(self.run_fdr)) if self.run_fdr else 0.0
+
+    @property
+    def pooled_fdr(self) -> float:
         return self.false / self.flagged if self.flagged else 0.0
 
     @property
@@ -146,19 +165,25 @@ def alternative_estimates(n: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]
     return {
         "winsorised z": bh_flags(spread_lower(x, n, rest, winsorised, level=BASE)),
         "hierarchical ML": bh_flags(spread_lower(x, n, hierarchical.centre(rest),
-                                                 hierarchical.tau2_at(SPREAD_MARGIN), level=BASE)),
+                                                 hierarchical.tau2, level=BASE)),
     }
 
 
+# Runs per spread, as a multiple of --runs: at 4.5 and 6 points even the oracle finds 1-3% and
+# 0.3-0.5% of the planted outlets, a handful a run, so the ratio to it needs many more runs.
+SPREAD_RUNS = {0.0: 1, 0.03: 1, 0.045: 4, 0.06: 8}
+
+
 def natural_spread(runs: int, rng: np.random.Generator) -> bool:
-    print(f"\n1. Natural spread: {OUTLETS} outlets near {BASE:.0%}, {PLANTED_SHARE:.0%} planted {DROP * 100:.0f} points "
-          f"worse, ~120 answers each, {runs} runs per spread (FDR, recall)")
-    print(f"{'spread':>7} | {'ours':>13} | {'oracle':>13} | {'naive':>13} | {'winsorised z':>13} | "
+    print(f"\n1. Natural spread: {OUTLETS} outlets near {BASE:.0%}, {PLANTED_SHARE:.0%} planted "
+          f"{DROP * 100:.0f} points worse, ~120 answers each (FDR, recall; FDR is the mean over runs of "
+          f"false / flagged)")
+    print(f"{'spread':>7} {'runs':>5} | {'ours':>13} | {'oracle':>13} | {'naive':>13} | {'winsorised z':>13} | "
           f"{'hierarchical':>13} | recall/oracle  goals")
     ok = True
-    for points in (0.0, 0.03, 0.045, 0.06):
+    for points in SPREAD_RUNS:
         tallies = {k: Tally() for k in ("ours", "oracle", "naive", "winsorised z", "hierarchical ML")}
-        for _ in range(runs):
+        for _ in range(runs * SPREAD_RUNS[points]):
             n, x, planted = draw_spread(rng, points)
             rep = shortboard_report(counts_frame(n, x), ["outlet"], case_mix=())
             tallies["ours"].add(flags_of(rep.flagged, OUTLETS, outlet_index), planted)
@@ -171,13 +196,14 @@ def natural_spread(runs: int, rng: np.random.Generator) -> bool:
         ratio = ours.recall / oracle.recall if oracle.recall else float("nan")
         good = ours.fdr <= FDR_GOAL and ratio >= RECALL_GOAL
         ok &= good
-        print(f"{points * 100:6.1f}p | {ours.cell()} | {oracle.cell()} | {tallies['naive'].cell()} | "
-              f"{tallies['winsorised z'].cell()} | {tallies['hierarchical ML'].cell()} | {ratio:6.1%}  "
-              f"FDR<=10% {verdict(ours.fdr <= FDR_GOAL)}, recall>=90% of oracle {verdict(ratio >= RECALL_GOAL)}"
-              f"  [flags: ours {ours.flagged}, oracle {oracle.flagged}]")
+        print(f"{points * 100:6.1f}p {runs * SPREAD_RUNS[points]:5d} | {ours.cell()} | {oracle.cell()} | "
+              f"{tallies['naive'].cell()} | {tallies['winsorised z'].cell()} | {tallies['hierarchical ML'].cell()} | "
+              f"{ratio:6.1%}  FDR<=10% {verdict(ours.fdr <= FDR_GOAL)}, recall>=90% of oracle "
+              f"{verdict(ratio >= RECALL_GOAL)}  [flags: ours {ours.flagged}, oracle {oracle.flagged}; pooled FDR: "
+              f"ours {ours.pooled_fdr:.1%}, oracle {oracle.pooled_fdr:.1%}]")
     # Nothing planted: every flag is false, so FDR is the share of runs with any flag.
     print(f"  nothing planted ({runs} runs per spread): share of runs with any flag, ours vs oracle:")
-    for points in (0.0, 0.03, 0.045, 0.06):
+    for points in SPREAD_RUNS:
         ours_any = oracle_any = 0
         for _ in range(runs):
             n, x, _ = draw_spread(rng, points, share=0.0)
@@ -193,6 +219,7 @@ def natural_spread(runs: int, rng: np.random.Generator) -> bool:
 
 MIX_OUTLETS = 1000
 RATES = {"complaint": 0.60, "other": 0.88}
+FLIP_SHARE = 0.75  # a seed with fewer true flags than this share of the oracle's is a flip
 
 
 def draw_case_mix(rng: np.random.Generator):
@@ -242,14 +269,19 @@ def case_mix(runs: int, rng: np.random.Generator) -> bool:
         per_run = " ".join(f"{f}/{h}" for f, h in t.per_run)
         print(f"  {name:>8}: FDR {t.fdr:6.1%}  recall {t.recall:6.1%}   flagged/true per seed: {per_run}")
     adjusted, oracle = tallies["adjusted"], tallies["oracle"]
-    recalls = [h / max(int(MIX_OUTLETS * PLANTED_SHARE), 1) for _, h in adjusted.per_run]
     ratio = adjusted.recall / oracle.recall
-    steady = min(recalls) >= 0.75 * max(recalls) and set(headlines) == {"adjusted"}
-    print(f"  headline view per seed: {', '.join(headlines)}; adjusted recall per seed {min(recalls):.0%}-"
-          f"{max(recalls):.0%}; recall/oracle {ratio:.1%}")
+    # A flip is a seed where the headline changes or the adjusted view loses most of what the
+    # oracle finds on the same data. Recall itself swings from seed to seed even for the oracle
+    # (BH's threshold rises with the number of discoveries), so seeds are compared with it.
+    per_seed = [h / max(o, 1) for (_, h), (_, o) in zip(adjusted.per_run, oracle.per_run)]
+    steady = min(per_seed) >= FLIP_SHARE and set(headlines) == {"adjusted"}
+    own = [h for _, h in oracle.per_run]
+    print(f"  headline view per seed: {', '.join(headlines)}; adjusted true flags / oracle's per seed "
+          f"{min(per_seed):.0%}-{max(per_seed):.0%} (the oracle's own true flags range {min(own)}-{max(own)}); "
+          f"recall/oracle {ratio:.1%}")
     print(f"  goals: FDR<=10% {verdict(adjusted.fdr <= FDR_GOAL)}, recall>=90% of oracle "
-          f"{verdict(ratio >= RECALL_GOAL)}, no seed-to-seed flips (adjusted headline every seed, recall within "
-          f"25% of the best seed) {verdict(steady)}")
+          f"{verdict(ratio >= RECALL_GOAL)}, no seed-to-seed flips (adjusted headline every seed, every seed >= "
+          f"{FLIP_SHARE:.0%} of the oracle's true flags) {verdict(steady)}")
     return adjusted.fdr <= FDR_GOAL and ratio >= RECALL_GOAL and steady
 
 
@@ -290,7 +322,9 @@ def long_tail(runs: int, rng: np.random.Generator) -> bool:
     cities, regular, small = 20, 30, 76
     print(f"\n4. Long tail: {cities} cities x ({regular} outlets of ~150 answers + {small} small outlets of ~8, pooled "
           f"per city), 3 points of spread, one city's small outlets 10 points worse; {runs} seeds")
-    found = false_pools = one_spread_found = oracle_found = false_outlets = flagged_outlets = 0
+    # Units: the regular outlets, then one pool per city; the worse city's pool is the only truth.
+    ours, oracle = Tally(), Tally()
+    one_spread_found = 0
     for _ in range(runs):
         per_city = regular + small
         g = cities * per_city
@@ -304,33 +338,39 @@ def long_tail(runs: int, rng: np.random.Generator) -> bool:
         cols = {"outlet": Factor(np.arange(g, dtype=np.int32), np.array([f"o{i:05d}" for i in range(g)], dtype=object)),
                 "city": Factor(city.astype(np.int32), np.array([f"c{i:02d}" for i in range(cities)], dtype=object))}
         rep = shortboard_report(counts_frame(n, x, cols), ["outlet"], min_n=30, case_mix=())
-        pools = [b for b in rep.boards if b.pooled_groups > 1]
-        hit = [b for b in pools if b.group.startswith(f"city c{worse_city:02d}:")]
-        found += sum(b.flagged for b in hit)
-        false_pools += sum(b.flagged for b in pools if b not in hit)
-        outlets_flagged = [b for b in rep.flagged if b.pooled_groups == 1]
-        flagged_outlets += len(outlets_flagged)
-        false_outlets += len(outlets_flagged)  # no single outlet was planted
-        # The same pool tested with one outlet's spread (as before) and by an oracle that knows it.
-        for b in hit:
-            args = (np.array([b.satisfied]), np.array([b.n]))
-            scale = float((n[(city == worse_city) & is_small] ** 2).sum() / b.n ** 2)
-            fit = rep.null
-            one = spread_lower(*args, fit.centre(np.array([b.rest_rate])), fit.tau2_at(SPREAD_MARGIN), level=fit.level)
-            pools_total = len(rep.boards)
-            one_spread_found += bool(one[0] * pools_total < ALPHA)  # even before any multiplicity beyond Bonferroni
-            oracle = spread_lower(*args, np.array([BASE]), tau2_of(0.03) * scale, level=BASE)
-            oracle_found += bool(oracle[0] * pools_total < ALPHA)
-    print(f"  ours: the worse city's pool found in {found} of {runs} seeds, other pools flagged {false_pools}, "
-          f"single outlets flagged {flagged_outlets} (none planted)")
-    print(f"  the same pool with one outlet's spread: found in {one_spread_found} of {runs}; oracle (true spread "
-          f"x pool share, Bonferroni): {oracle_found} of {runs}")
-    total_flags = found + false_pools + flagged_outlets
-    fdr = (false_pools + false_outlets) / max(total_flags, 1)
-    ok = found >= RECALL_GOAL * oracle_found and fdr <= FDR_GOAL
-    print(f"  goals: pool found >=90% as often as the oracle {verdict(found >= RECALL_GOAL * oracle_found)}, "
-          f"FDR<=10% ({fdr:.1%}) {verdict(fdr <= FDR_GOAL)}")
-    return ok
+        outlet_unit = np.cumsum(~is_small) - 1  # a regular outlet's unit number
+        units = cities * regular + cities
+        truth = np.zeros(units, bool)
+        truth[cities * regular + worse_city] = True
+
+        def unit_of(board) -> int:
+            if board.pooled_groups > 1:
+                return cities * regular + int(board.group.split(":")[0][len("city c"):])
+            return int(outlet_unit[int(board.group[1:])])
+        ours.add(flags_of(rep.flagged, units, unit_of), truth)
+        # The oracle tests every unit at the true centre and spread (a pool with its share of it).
+        pool_n = np.bincount(city[is_small], weights=n[is_small], minlength=cities)
+        pool_x = np.bincount(city[is_small], weights=x[is_small], minlength=cities)
+        pool_scale = np.bincount(city[is_small], weights=n[is_small] ** 2, minlength=cities) / pool_n ** 2
+        ux = np.concatenate([x[~is_small], pool_x])
+        un = np.concatenate([n[~is_small], pool_n])
+        scale = np.concatenate([np.ones(cities * regular), pool_scale])
+        oracle.add(bh_flags(spread_lower(ux, un, np.full(units, BASE), tau2_of(0.03) * scale, level=BASE)), truth)
+        # The worse pool tested with one outlet's spread, as before pools had their own share of it.
+        hit = next(b for b in rep.boards if b.pooled_groups > 1 and unit_of(b) == cities * regular + worse_city)
+        fit = rep.null
+        one = spread_lower(np.array([hit.satisfied]), np.array([hit.n]), fit.centre(np.array([hit.rest_rate])),
+                           fit.tau2, level=fit.level)
+        one_spread_found += bool(one[0] * len(rep.boards) < ALPHA)  # even with Bonferroni's allowance only
+    print(f"  ours:   FDR {ours.fdr:6.1%}  the worse city's pool found in {ours.flagged - ours.false} of {runs} seeds, "
+          f"other units flagged {ours.false} (flagged/true per seed: {' '.join(f'{f}/{h}' for f, h in ours.per_run)})")
+    print(f"  oracle: FDR {oracle.fdr:6.1%}  found in {oracle.flagged - oracle.false} of {runs} seeds, other units "
+          f"flagged {oracle.false}")
+    print(f"  the same pool with one outlet's spread: found in {one_spread_found} of {runs}")
+    found_ok = ours.recall >= RECALL_GOAL * oracle.recall
+    print(f"  goals: pool found >=90% as often as the oracle {verdict(found_ok)}, "
+          f"FDR<=10% {verdict(ours.fdr <= FDR_GOAL)}")
+    return found_ok and ours.fdr <= FDR_GOAL
 
 
 # 5. Speed ------------------------------------------------------------------------------------
@@ -487,6 +527,9 @@ def timing(seed: int) -> bool:
     return ok_time and ok_ratio
 
 
+SECTIONS = {"natural spread": natural_spread, "case mix": case_mix, "cells": cells, "long tail": long_tail}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="runs per natural-spread level")
@@ -494,15 +537,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--only-timing", action="store_true", help="section 5 alone")
+    parser.add_argument("--only", nargs="+", choices=[k.replace(" ", "-") for k in SECTIONS],
+                        help="run only these detection scenarios")
     args = parser.parse_args()
     t0 = time.perf_counter()
-    rng = np.random.default_rng(args.seed)
+    # Each scenario draws from its own stream of --seed, so running some alone gives the same figures.
     results = {} if args.only_timing else {
-        "natural spread": natural_spread(args.runs, rng),
-        "case mix": case_mix(args.seeds, rng),
-        "cells": cells(args.seeds, rng),
-        "long tail": long_tail(args.seeds, rng),
-    }
+        name: SECTIONS[name](args.runs if name == "natural spread" else args.seeds, np.random.default_rng([args.seed, i]))
+        for i, name in enumerate(SECTIONS) if not args.only or name.replace(" ", "-") in args.only}
     if not args.skip_timing:
         results["speed"] = timing(args.seed)
     print("\n" + "; ".join(f"{k}: {verdict(v)}" for k, v in results.items()) + f"  (total {time.perf_counter() - t0:.0f} s)")

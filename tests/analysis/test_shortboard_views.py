@@ -9,7 +9,7 @@ from scipy import stats as sps
 from scipy.special import expit, logit
 
 from analysis.report import format_report, run_shortboards
-from analysis.shortboard import SPREAD_MARGIN, shortboard_report
+from analysis.shortboard import shortboard_report
 from analysis.spread import spread_lower
 from tests.analysis.test_shortboard import counts_frame
 
@@ -100,14 +100,14 @@ def test_a_pool_of_small_outlets_is_tested_with_a_pools_share_of_the_spread():
     assert [b.group for b in rep.flagged if b.pooled_groups > 1] == [worse.group]
     # Its p by hand: the null's spread times sum n_j^2 / N^2 = 76 x 10^2 / 760^2 = 1 / 76.
     fit = rep.null
-    tau2 = fit.tau2_at(SPREAD_MARGIN) / 76
+    tau2 = fit.tau2 / 76
     target = worse.rest_rate * _kept_ratio(rep)
     by_hand = spread_lower(np.array([worse.satisfied]), np.array([worse.n]), fit.centre(np.array([target])), tau2,
                            level=fit.level)[0]
     assert worse.p == pytest.approx(by_hand, rel=1e-6)
     # With one outlet's spread, as before, the pool would not be found.
     one_outlet = spread_lower(np.array([worse.satisfied]), np.array([worse.n]), fit.centre(np.array([target])),
-                              fit.tau2_at(SPREAD_MARGIN), level=fit.level)[0]
+                              fit.tau2, level=fit.level)[0]
     assert one_outlet > 50 * worse.p
 
 

@@ -8,8 +8,8 @@ from scipy.special import expit, logit
 
 from analysis.casemix import cells_differ
 from analysis.spread import (
-    BetaPrior, _truncated_nll, calibrate_centre, empirical_null, overdispersion, posterior_interval, robust_null,
-    spread_lower,
+    BetaPrior, _truncated_nll, calibrate_centre, empirical_null, exact_null, overdispersion,
+    posterior_interval, robust_null, spread_lower,
 )
 
 
@@ -140,3 +140,75 @@ def test_the_truncated_likelihoods_gradient_is_its_derivative():
         err = check_grad(lambda p: _truncated_nll_and_gradient(p, *args)[0],
                          lambda p: _truncated_nll_and_gradient(p, *args)[1], np.array(point))
         assert err < 1e-4 * max(1.0, np.abs(_truncated_nll_and_gradient(np.array(point), *args)[1]).max())
+
+
+def _quantile_counts(k: int, n: int, rate: float, tau2: float) -> np.ndarray:
+    """k groups of n answers whose counts are the (i - 0.5) / k quantiles of the spread's mixed binomial:
+    data exactly as the null says, without sampling noise."""
+    support = np.arange(n + 1)
+    cdf = spread_lower(support, np.full(n + 1, n), np.full(n + 1, rate), tau2, level=rate, mid_p=False)
+    return np.searchsorted(cdf, (np.arange(k) + 0.5) / k).astype(float)
+
+
+def test_exact_null_leaves_data_that_follow_the_null_where_they_are():
+    # Counts exactly as the null says: the exact refit keeps its centre and spread, where the fit on
+    # empirical logits (which takes the skewed binomial noise as normal) does not.
+    sigma = 0.35  # logit sd: 4.5 points of spread near 85%
+    tau2 = (sigma * 0.85 * 0.15) ** 2
+    x = _quantile_counts(1000, 120, 0.85, tau2)
+    n = np.full(1000, 120.0)
+    start = empirical_null(x, n, 0.85, level=0.85)
+    fit = exact_null(x, n, np.full(1000, 0.85), start)
+    assert abs(fit.delta) < 0.01
+    assert fit.tau2 == pytest.approx(tau2, rel=0.03)
+    assert abs(start.tau2 / tau2 - 1) > abs(fit.tau2 / tau2 - 1)
+
+
+def test_exact_null_is_not_moved_by_short_boards_below_its_window():
+    # The same null data with 5% of groups at 65% (short boards far down): centre and spread hold.
+    sigma = 0.25
+    tau2 = (sigma * 0.85 * 0.15) ** 2
+    x = np.concatenate([_quantile_counts(950, 120, 0.85, tau2), _quantile_counts(50, 120, 0.65, 0.0)])
+    n = np.full(1000, 120.0)
+    target = np.full(1000, 0.84)  # a rest rate, pulled down by the short boards
+    fit = exact_null(x, n, target, empirical_null(x, n, target, level=0.85))
+    assert fit.centre(np.array([0.84]))[0] == pytest.approx(0.85, abs=0.001)
+    assert fit.tau2 * (0.85 * 0.15 / (fit.level * (1 - fit.level))) ** 2 == pytest.approx(tau2, rel=0.05)
+    assert fit.null_share == pytest.approx(0.95, abs=0.02)
+
+
+def test_interval_likelihood_is_the_truncated_normals_by_scipy():
+    from analysis.spread import _interval_nll
+    rng = np.random.default_rng(4)
+    lo, hi = rng.uniform(-2, -1, 30), rng.uniform(1.5, 3, 30)
+    a = rng.uniform(lo, hi - 0.2)
+    b = np.minimum(a + rng.uniform(0.01, 0.2, 30), hi)
+    m, s = 0.1, 1.2
+    cell = sps.norm.cdf(b, m, s) - sps.norm.cdf(a, m, s)
+    window = sps.norm.cdf(hi, m, s) - sps.norm.cdf(lo, m, s)
+    assert _interval_nll(np.array([m, s]), a, b, lo, hi) == pytest.approx(-np.sum(np.log(cell / window)), rel=1e-10)
+
+
+def test_interval_gradient_is_the_likelihoods_derivative():
+    from scipy.optimize import check_grad
+    from analysis.spread import _interval_gradient, _interval_nll
+    rng = np.random.default_rng(6)
+    lo, hi = rng.uniform(-1.5, -0.8, 40), rng.uniform(2.0, 3.5, 40)
+    a = rng.uniform(lo, hi - 0.3)
+    b = a + rng.uniform(0.02, 0.3, 40)
+    ends = (a, b, lo, hi)
+    for point in ([0.0, 1.0], [0.2, 0.8], [-0.3, 1.3]):
+        assert check_grad(lambda p: _interval_nll(p, *ends), lambda p: _interval_gradient(p, *ends),
+                          np.array(point)) < 1e-5 * max(1.0, np.abs(_interval_gradient(np.array(point), *ends)).max())
+
+
+def test_interval_fit_on_exact_values_is_the_normals_maximum_likelihood():
+    # Values known exactly (tiny intervals), no truncation: one Newton step from (0, 1) lands within
+    # a second-order error of the sample mean and sd, and the sd's standard error is 1 / sqrt(2 k).
+    from analysis.spread import _interval_fit
+    rng = np.random.default_rng(13)
+    z = rng.normal(0.03, 1.02, 4000)
+    m, s, se = _interval_fit(np.stack([z - 1e-6, z + 1e-6, np.full(4000, -50.0), np.full(4000, 50.0)]))
+    assert m == pytest.approx(z.mean(), abs=5e-3)
+    assert s == pytest.approx(z.std(), abs=5e-3)
+    assert se == pytest.approx(1 / np.sqrt(2 * 4000), rel=0.05)
