@@ -7,7 +7,9 @@ again after a review label, which the reply_reparses table records (those are re
 session changes until it ends (its segments and its send time), so its boundary stays at the
 oldest session still open. On PostgreSQL concurrent transactions may commit ids out of order: an id
 seen at one refresh settles once every transaction running then has ended (the snapshot's xmin has
-passed that refresh's xmax) and `settle_seconds` have gone by; SQLite writes one at a time.
+passed that refresh's xmax) and a second has gone by, or after `settle_seconds` in any case (one
+transaction left open for hours must not make every page read every row again); SQLite writes one
+at a time.
 Outlets and business types (a few thousand rows) are read again with every refresh.
 """
 from __future__ import annotations
@@ -25,6 +27,7 @@ from analysis.columns import NULL, REASON_BIT, Columns, Levels, Places, Table, m
 from channels.models import BusinessType, City, Interaction, Outlet, Region
 from survey.models import Answer, ReplyReparse, SurveySession
 
+MIN_SETTLE_SECONDS = 1.0  # an id is taken a moment before its transaction has one of its own
 PLACES_SECONDS = 60  # survey.reports.cache keeps a page's result as long
 STRING_COLUMNS = ("survey", "question", "channel", "region", "city", "outlet", "business_type", "tier", "brand")
 
@@ -60,11 +63,11 @@ def _reason_bits(blobs: Sequence) -> np.ndarray:
     return masks[which] if len(blobs) else np.zeros(0, np.uint64)
 
 
-def _transactions(db: Session) -> tuple[int, int]:
+def _transactions(db: Session) -> tuple[int | None, int | None]:
     """PostgreSQL: the oldest transaction still running and the first not yet started (xmin, xmax of
-    a snapshot taken now); elsewhere (SQLite: one writer at a time) nothing is ever running."""
+    a snapshot taken now). SQLite: (None, None), one writer at a time commits ids in order."""
     if db.get_bind().dialect.name != "postgresql":
-        return 0, 0
+        return None, None
     xmin, xmax = db.execute(text("SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint "
                                  "FROM pg_current_snapshot() AS s")).one()
     return xmin, xmax
@@ -77,7 +80,7 @@ def _attribute(name: str):
 class ColumnStore:
     """The columns of one database, refreshed under a lock; a refresh hands out an immutable copy."""
 
-    def __init__(self, *, settle_seconds: float = 0.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, settle_seconds: float = 120.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.settle_seconds = settle_seconds
         self._clock = clock
         self._lock = threading.Lock()
@@ -209,7 +212,8 @@ class ColumnStore:
         running_from, running_below = _transactions(db)
         self._seen.append((now, highest, running_below))
         settled_below = {t: self._next[t] for t in highest}
-        while self._seen and now - self._seen[0][0] >= self.settle_seconds and running_from >= self._seen[0][2]:
+        while self._seen and (running_from is None or now - self._seen[0][0] >= self.settle_seconds
+                              or (now - self._seen[0][0] >= MIN_SETTLE_SECONDS and running_from >= self._seen[0][2])):
             when, ids, _ = self._seen.pop(0)
             settled_below = {t: max(settled_below[t], ids[t] + 1) for t in highest}
         # Sessions before interactions: every session read then has its interaction (committed first).

@@ -34,11 +34,11 @@ class Settings:
     port: int = 5000
     cookie_secure: bool = True  # the session cookie goes over HTTPS only; 0 for a plain-http demo off loopback
     # The web app counts from an in-memory copy of answers, sessions and interactions (analysis.column_store;
-    # about 100 MB per process at a million answers); 0: every page asks the database.
+    # 168 MB per process at a million answers); 0: every page asks the database.
     column_copy: bool = True
     # PostgreSQL commits concurrent inserts in any order: the copy takes a row as final once every
-    # transaction running when its id was first seen has ended, and at least this long after.
-    column_settle_seconds: float = 1.0
+    # transaction running when its id was first seen has ended, or this long after in any case.
+    column_settle_seconds: float = 120.0
 
     smpp_host: str = "127.0.0.1"
     smpp_port: int = 2775
