@@ -189,7 +189,8 @@ def loaded(url: str, folder: Path, answers: int) -> tuple[Runtime, dict | None]:
     runtime = fresh_runtime(url, folder, reset=False)
     try:
         with runtime.read_factory() as db:
-            have = db.scalar(text("SELECT count(*) FROM answers WHERE question = 'satisfaction'"))
+            # The load's own answers (no inbound message): a run with --acks adds the worker's.
+            have = db.scalar(text("SELECT count(*) FROM answers WHERE question = 'satisfaction' AND inbound_id IS NULL"))
     except Exception:  # noqa: BLE001 - no schema yet
         have = None
     if have == answers:
