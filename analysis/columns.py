@@ -270,15 +270,8 @@ def reasons_with_reason_answer(cols: Columns, rows: np.ndarray) -> np.ndarray:
 
 
 def _frame_factor(cols: Columns, column: str, codes: np.ndarray) -> Factor:
-    """A Factor as analysis.queries builds it: None and "" are MISSING, other values as text."""
-    raw = cols.levels[column].values
-    texts = [MISSING if v is None or v == "" else str(v) for v in raw]
-    level_of: dict[str, int] = {}
-    remap = np.fromiter((level_of.setdefault(t, len(level_of)) for t in texts), np.int32, len(texts))
-    levels = np.empty(len(level_of), dtype=object)
-    for text, code in level_of.items():
-        levels[code] = text
-    return Factor(remap[codes] if len(codes) else codes.astype(np.int32), levels)
+    """A Factor as analysis.queries builds it from the same values."""
+    return Factor.from_raw_levels(codes, cols.levels[column].values[:])
 
 
 def local_days(times: np.ndarray, tz: tzinfo) -> tuple[np.ndarray, np.ndarray]:

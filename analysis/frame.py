@@ -28,6 +28,18 @@ class Factor:
         levels, codes = np.unique(arr.astype(str), return_inverse=True)
         return cls(codes.astype(np.int32), levels.astype(object))
 
+    @classmethod
+    def from_raw_levels(cls, codes: np.ndarray, raw: Sequence) -> Factor:
+        """Codes into raw database values as a Factor of their texts: None and "" are MISSING, and raw
+        values that read alike (None and "", 5 and "5") become one level."""
+        texts = [MISSING if v is None or v == "" else str(v) for v in raw]
+        level_of: dict[str, int] = {}
+        remap = np.fromiter((level_of.setdefault(t, len(level_of)) for t in texts), np.int32, len(texts))
+        levels = np.empty(len(level_of), dtype=object)
+        for text, code in level_of.items():
+            levels[code] = text
+        return cls(remap[codes] if len(codes) else np.asarray(codes, np.int32), levels)
+
     def values(self) -> np.ndarray:
         """The column as an object array of strings."""
         return self.levels[self.codes]

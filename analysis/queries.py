@@ -168,14 +168,7 @@ def _factor(raw: Sequence) -> Factor:
     """A column of SQL values as a Factor: None and "" are MISSING, levels in order of first sight."""
     seen: dict = {}
     first = np.fromiter((seen.setdefault(v, len(seen)) for v in raw), np.int32, len(raw))
-    # Distinct raw values may name one level (None and "", 5 and "5"): merge them.
-    texts = [MISSING if v is None or v == "" else str(v) for v in seen]
-    level_of: dict[str, int] = {}
-    remap = np.fromiter((level_of.setdefault(t, len(level_of)) for t in texts), np.int32, len(texts))
-    levels = np.empty(len(level_of), dtype=object)
-    for text, code in level_of.items():
-        levels[code] = text
-    return Factor(remap[first] if len(first) else first, levels)
+    return Factor.from_raw_levels(first, list(seen))
 
 
 def _reason_rows(blobs: Sequence, index: dict[str, int]) -> np.ndarray:

@@ -19,9 +19,10 @@ import numpy as np
 from analysis.casemix import expected_satisfied, mix_columns
 from analysis.drivers import ReasonDriver, drivers_of, reason_drivers
 from analysis.frame import AnswerFrame, group_rows, parent_of, reason_table
+from analysis.shrinkage import fit_beta_binomial, posterior_interval, shrink
 from analysis.spread import (
-    EmpiricalNull, FunnelLimits, Overdispersion, calibrate_centre, empirical_null, exact_null, fit_beta_binomial,
-    funnel_limits, posterior_interval, robust_null, shrink, spread_lower,
+    EmpiricalNull, FunnelLimits, Overdispersion, calibrate_centre, empirical_null, exact_null, funnel_limits,
+    robust_null, spread_lower,
 )
 from analysis.stats import adjust, hypergeom_lower, mann_whitney_counts, wilson
 

@@ -7,9 +7,9 @@ from scipy import stats as sps
 from scipy.special import expit, logit
 
 from analysis.casemix import cells_differ
+from analysis.shrinkage import BetaPrior, posterior_interval
 from analysis.spread import (
-    BetaPrior, _truncated_nll, calibrate_centre, empirical_null, exact_null, overdispersion,
-    posterior_interval, robust_null, spread_lower,
+    _truncated_nll, calibrate_centre, empirical_null, exact_null, overdispersion, robust_null, spread_lower,
 )
 
 

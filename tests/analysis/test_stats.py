@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from analysis.spread import fit_beta_binomial, funnel_limits, overdispersion, shrink, spread_lower
+from analysis.shrinkage import fit_beta_binomial, shrink
+from analysis.spread import funnel_limits, overdispersion, spread_lower
 from analysis.stats import (
     benjamini_hochberg, holm, hypergeom_lower, hypergeom_pmf, hypergeom_upper, mann_whitney_counts, nps, wilson,
 )
